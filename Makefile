@@ -1,0 +1,45 @@
+# make train / make test set everything up on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch that lies on this machine's disk (pip finds it there).
+TORCH := torch==2.13.0
+export WANDB_MODE ?= offline
+export WANDB_SILENT ?= true
+
+.PHONY: install install-dev train test test-all bench bottleneck clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps make a second call skip what is already installed; they are redone when pyproject changes.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip show torch >/dev/null 2>&1 || $(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+train: install
+	$(PY) train.py $(ARGS)
+
+test: install-dev
+	$(PY) -m pytest -q $(ARGS)
+
+test-all: install-dev
+	$(PY) -m pytest -q -m '' $(ARGS)
+
+bench: install
+	$(PY) -m benchmarks.run $(ARGS)
+
+bottleneck: install
+	$(PY) train.py -m experiment=bottleneck $(ARGS)
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,54 @@
+"""Draw the alignment matrix of a few fixed validation examples after each validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+
+from attnlab.data import BOS, Batch
+from attnlab.data.tasks import VOCAB, decode
+from attnlab.plots import alignment_figure, save
+
+
+class AlignmentPlot(L.Callback):
+    """Saves ``<dirpath>/alignment_step<N>.png`` and logs it to W&B (or TensorBoard).
+
+    The examples are fixed for the whole run: validation examples spread over the length range.
+    Only rank 0 draws; models without attention are skipped.
+    """
+
+    def __init__(self, dirpath: str, num_examples: int = 3) -> None:
+        self.dirpath = Path(dirpath)
+        self.num_examples = num_examples
+
+    def _examples(self, trainer: L.Trainer) -> Batch:
+        dataset = trainer.datamodule.datasets["val"]
+        order = torch.argsort(dataset.examples.src_len, stable=True)
+        picks = torch.linspace(0, len(order) - 1, self.num_examples).round().long()
+        return dataset.__getitems__(order[picks].tolist())
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        net = pl_module.net
+        if trainer.sanity_checking or not trainer.is_global_zero or not getattr(net, "has_attention", False):
+            return
+        batch = self._examples(trainer)
+        batch = Batch(*(t.to(pl_module.device) for t in batch))
+        tokens, alignment = net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
+        examples = []
+        for i in range(len(batch.src)):
+            source = decode(batch.src[i])
+            output = [VOCAB[t] for t in tokens[i, : int(batch.tgt_len[i])].tolist()]
+            examples.append((source, output, alignment[i, : len(output), : len(source)].float().cpu().numpy()))
+        figure = alignment_figure(examples)
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        path = self.dirpath / f"alignment_step{trainer.global_step:06d}.png"
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure("val/alignment", figure, trainer.global_step, close=False)
+        save(figure, path)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image("val/alignment", [str(path)], step=trainer.global_step)

@@ -1,0 +1,152 @@
+"""Checks a composed config before anything is built, and turns Hydra's composition errors into
+one line that names the key and what is allowed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+
+from attnlab.data.tasks import MIN_LENGTH, TASKS
+from attnlab.nn.attention import SCORES
+from attnlab.nn.seq2seq import RNNS
+
+
+def _find_conf_dir() -> Path:
+    """conf/ of a source checkout (editable install), else the copy packaged in the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parents[1] / "conf", here / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"attnlab cannot find its conf/ directory near {here}")
+
+
+CONF_DIR = _find_conf_dir()
+
+
+class ConfigError(ValueError):
+    """A config value that attnlab refuses; ``str()`` is the one line shown to the user."""
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        super().__init__(f"{key}={value!r}: {allowed}" if value is not None else f"{key}: {allowed}")
+
+
+def _register_resolvers() -> None:
+    if not OmegaConf.has_resolver("wandb_offline"):
+        # W&B stays offline unless the user asks for online with WANDB_MODE=online.
+        OmegaConf.register_new_resolver(
+            "wandb_offline", lambda: os.environ.get("WANDB_MODE", "offline") != "online"
+        )
+
+
+_register_resolvers()
+
+
+# --- semantic checks ---------------------------------------------------------------------------
+
+
+def _int(cfg: DictConfig, key: str, minimum: int) -> int:
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(key, value, f"must be an integer >= {minimum}")
+    return value
+
+
+def _choice(cfg: DictConfig, key: str, allowed: Iterable[Any]) -> Any:
+    allowed = list(allowed)
+    value = OmegaConf.select(cfg, key)
+    if value not in allowed:
+        raise ConfigError(key, value, f"choose one of {', '.join(map(str, allowed))}")
+    return value
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError on the first value that cannot work. Runs before anything is built."""
+    task = _choice(cfg, "data.task", TASKS)
+    min_len = _int(cfg, "data.min_len", MIN_LENGTH[task])
+    max_len = _int(cfg, "data.max_len", 1)
+    if min_len > max_len:
+        raise ConfigError("data.min_len", min_len, f"must be <= data.max_len ({max_len})")
+    test_lengths = OmegaConf.select(cfg, "data.test_lengths")
+    if not OmegaConf.is_list(test_lengths) or not test_lengths:
+        raise ConfigError("data.test_lengths", test_lengths, "must be a non-empty list of integers")
+    for i in range(len(test_lengths)):
+        _int(cfg, f"data.test_lengths[{i}]", MIN_LENGTH[task])
+    for key in ("train_size", "val_size", "test_size", "batch_size"):
+        _int(cfg, f"data.{key}", 1)
+
+    net = "model.net"
+    hidden = _int(cfg, f"{net}.hidden_size", 1)
+    _int(cfg, f"{net}.embed_dim", 1)
+    _choice(cfg, f"{net}.rnn", RNNS)
+    _choice(cfg, f"{net}.attention", [None, *SCORES])
+    if OmegaConf.select(cfg, f"{net}.bidirectional") and hidden % 2:
+        raise ConfigError(f"{net}.hidden_size", hidden, "must be even with a bidirectional encoder")
+    dropout = OmegaConf.select(cfg, f"{net}.dropout")
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ConfigError(f"{net}.dropout", dropout, "must be a number in [0, 1)")
+    lr = OmegaConf.select(cfg, "model.optimizer.lr")
+    if not isinstance(lr, (int, float)) or lr <= 0:
+        raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")
+    _int(cfg, "trainer.max_steps", 1)
+
+
+# --- composition errors ------------------------------------------------------------------------
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def _composition_error(good: list[str], override: str, error: Exception) -> ConfigError:
+    key = override.split("=", 1)[0].lstrip("+~")
+    value = override.split("=", 1)[1] if "=" in override else None
+    if isinstance(error, MissingConfigException) and error.options is not None:
+        return ConfigError(key, value, f"no such option; choose one of {', '.join(error.options)}")
+    parent, _, _ = key.rpartition(".")
+    node = OmegaConf.select(_compose(good), parent) if parent else _compose(good)
+    if OmegaConf.is_dict(node) and key.rpartition(".")[2] not in node:
+        where = parent or "the top level"
+        return ConfigError(key, None, f"no such key; {where} has {', '.join(map(str, node))}")
+    return ConfigError(key, value, str(error).strip().splitlines()[0])
+
+
+def _single_runs(overrides: list[str]) -> list[list[str]]:
+    """One override list per value of each sweep (``k=a,b``), not their product: every value
+    gets composed once, cheaply."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    runs = [fixed]
+    for o in parsed:
+        if o.is_sweep_override():
+            key = o.get_key_element()
+            runs += [fixed + [f"{key}={value}"] for value in o.sweep_string_iterator()]
+    return runs
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Compose and validate what these command-line overrides give; raise ConfigError if bad."""
+    overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    try:
+        runs = _single_runs(overrides)
+    except HydraException as error:
+        raise ConfigError("overrides", " ".join(overrides), str(error).strip().splitlines()[0])
+    for run in runs:
+        try:
+            cfg = _compose(run)
+        except HydraException:
+            good: list[str] = []
+            for override in run:  # find the override that breaks composition
+                try:
+                    _compose(good + [override])
+                except HydraException as error:
+                    raise _composition_error(good, override, error) from None
+                good.append(override)
+            raise
+        validate(cfg)

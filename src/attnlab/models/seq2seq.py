@@ -1,0 +1,86 @@
+"""LightningModule for sequence-to-sequence tasks: teacher forcing in training, greedy decoding
+for validation and test, padding masked in the loss."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
+
+from attnlab.data import BOS, PAD, Batch
+from attnlab.metrics import ExactMatchByLength
+
+
+class Seq2SeqModule(L.LightningModule):
+    """Trains any network with ``forward(src, src_len, tgt_in) -> logits`` and
+    ``greedy(src, src_len, steps, bos) -> (tokens, alignment or None)``."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+    ) -> None:
+        super().__init__()
+        # The optimizer and scheduler are partials from Hydra: kept off the checkpoint, so that it
+        # loads with torch.load(weights_only=True). The full config lives in .hydra/config.yaml.
+        self.net = net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        vocab_size = net.out.out_features
+        metrics = MetricCollection(
+            {
+                "exact_match": MulticlassExactMatch(vocab_size, ignore_index=PAD),
+                "token_accuracy": MulticlassAccuracy(vocab_size, average="micro", ignore_index=PAD),
+            }
+        )
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.test_by_length: ExactMatchByLength | None = None  # sized in setup
+
+    def setup(self, stage: str) -> None:
+        if stage == "test":
+            longest = max(self.trainer.datamodule.test_lengths)
+            self.test_by_length = ExactMatchByLength(longest).to(self.device)
+
+    def loss(self, batch: Batch) -> Tensor:
+        tgt_in = torch.cat([torch.full_like(batch.tgt[:, :1], BOS), batch.tgt[:, :-1]], dim=1)
+        logits = self.net(batch.src, batch.src_len, tgt_in)  # (B, T, V)
+        return F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
+
+    def predict(self, batch: Batch) -> Tensor:
+        tokens, _ = self.net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
+        return tokens
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.src))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.log("val/loss", self.loss(batch), prog_bar=True, sync_dist=True, batch_size=len(batch.src))
+        self.val_metrics.update(self.predict(batch), batch.tgt)
+        self.log_dict(self.val_metrics, prog_bar=True)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.log("test/loss", self.loss(batch), sync_dist=True, batch_size=len(batch.src))
+        preds = self.predict(batch)
+        self.test_metrics.update(preds, batch.tgt)
+        self.test_by_length.update(preds, batch.tgt, batch.src_len)
+        self.log_dict(self.test_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        for length, value in self.test_by_length.compute().items():
+            self.log(f"test/exact_match@len={length}", value)
+        self.test_by_length.reset()
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,51 @@
+"""Matplotlib figures: alignment matrices and accuracy-vs-length curves."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is ever needed
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def alignment_figure(
+    examples: Sequence[tuple[Sequence[str], Sequence[str], np.ndarray]],
+) -> Figure:
+    """One heatmap per example: output tokens (rows) x source tokens (columns).
+
+    Each example is (source tokens, output tokens, weights of shape (outputs, sources)).
+    """
+    fig, axes = plt.subplots(1, len(examples), figsize=(4.2 * len(examples), 4.2), squeeze=False)
+    for ax, (source, output, weights) in zip(axes[0], examples):
+        image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(source)), source, fontsize=7)
+        ax.set_yticks(range(len(output)), output, fontsize=7)
+        ax.set_xlabel("source")
+        ax.set_ylabel("output")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
+    return fig
+
+
+def accuracy_vs_length_figure(curves: dict[str, dict[int, float]], ylabel: str) -> Figure:
+    """One line per run: metric against test length."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, points in curves.items():
+        lengths = sorted(points)
+        ax.plot(lengths, [points[n] for n in lengths], marker="o", label=label)
+    ax.set_xlabel("test input length")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, path) -> None:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)

@@ -1,0 +1,110 @@
+"""Entry point: compose the config, instantiate everything from it, fit, test, write metrics.
+
+    python train.py                          # the default experiment
+    python train.py -m experiment=bottleneck # a Hydra multirun
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra._internal.utils import get_args_parser
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger, WandbLogger
+from omegaconf import DictConfig, OmegaConf
+
+from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
+
+
+def _flat(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as one flat dict with dotted keys (W&B's run table wants it flat)."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return flat
+
+
+def _run_identity() -> dict[str, Any]:
+    """Name and tags for the dashboard, from the overrides and the chosen group options."""
+    hydra_cfg = HydraConfig.get()
+    choices = hydra_cfg.runtime.choices
+    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("experiment=")]
+    tags = [f"{group}={choices[group]}" for group in ("model", "data", "length") if choices.get(group)]
+    return {"name": ",".join(overrides) or choices.get("model"), "tags": tags}
+
+
+def build_loggers(cfg: DictConfig) -> list[Logger]:
+    loggers = []
+    for logger_cfg in (cfg.get("logger") or {}).values():
+        extra = {}
+        if logger_cfg._target_.endswith("WandbLogger"):
+            identity = _run_identity()
+            extra = {k: v for k, v in identity.items() if logger_cfg.get(k) is None}
+        loggers.append(instantiate(logger_cfg, **extra))
+    return loggers
+
+
+def write_metrics(path: Path, metrics: dict[str, float]) -> None:
+    record = dict(metrics, overrides=list(HydraConfig.get().overrides.task))
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit and test the configured model; returns the final test metrics."""
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, net={"vocab_size": datamodule.vocab_size})
+    loggers = build_loggers(cfg)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    for logger in loggers:
+        logger.log_hyperparams(_flat(cfg))
+
+    trainer.fit(model, datamodule=datamodule)
+    ckpt = "best" if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path else None
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+
+    if trainer.is_global_zero:
+        write_metrics(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+            logger.experiment.summary.update(metrics)
+            logger.experiment.finish()  # one W&B run per job, also inside a multirun
+    return metrics
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> float | None:
+    validate(cfg)
+    metrics = train(cfg)
+    return metrics.get(cfg.get("optimized_metric") or "")
+
+
+def main() -> None:
+    """Check the command line's overrides first, so a bad value costs one line, not a traceback."""
+    args = get_args_parser().parse_args(sys.argv[1:])
+    if not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion):
+        try:
+            check_overrides(args.overrides)
+        except ConfigError as error:
+            print(f"attnlab: invalid config: {error}", file=sys.stderr)
+            sys.exit(2)
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()
