@@ -42,6 +42,28 @@ class SequenceDataset(Dataset):
         return Batch(src[:, : int(src_len.max())], src_len, tgt[:, : int(tgt_len.max())], tgt_len)
 
 
+class LengthBuckets(Dataset):
+    """Item i is a whole batch whose examples have (nearly) the same source length.
+
+    Batches are cut from the examples sorted by length (ties in random order), so a batch pads
+    little and an RNN step costs what its length needs. The loader shuffles the batch order
+    every epoch; under DDP, Lightning's distributed sampler shards the batches across ranks.
+    """
+
+    def __init__(self, dataset: SequenceDataset, batch_size: int, generator: torch.Generator) -> None:
+        self.dataset = dataset
+        lengths = dataset.examples.src_len
+        shuffled = torch.randperm(len(lengths), generator=generator)
+        order = shuffled[torch.argsort(lengths[shuffled], stable=True)]
+        self.batches = list(order.split(batch_size))
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> Batch:
+        return self.dataset.__getitems__(self.batches[index].tolist())
+
+
 def _batch_as_is(batch: Batch) -> Batch:
     return batch
 
@@ -74,6 +96,7 @@ class SequenceDataModule(L.LightningDataModule):
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.batch_size, self.seed = batch_size, seed
         self.datasets: dict[str, SequenceDataset] = {}
+        self.train_batches: LengthBuckets | None = None
 
     @property
     def vocab_size(self) -> int:
@@ -88,22 +111,20 @@ class SequenceDataModule(L.LightningDataModule):
         for offset, split in enumerate(("train", "val", "test")):
             if split not in self.datasets:
                 g = torch.Generator().manual_seed(self.seed * 1_000 + offset)
-                examples = generate(self.task, self.split_lengths(split, g), g)
-                self.datasets[split] = SequenceDataset(examples)
+                lengths = self.split_lengths(split, g).sort().values  # sorted: little padding
+                self.datasets[split] = SequenceDataset(generate(self.task, lengths, g))
+        if self.train_batches is None:
+            g = torch.Generator().manual_seed(self.seed * 1_000 + 3)
+            self.train_batches = LengthBuckets(self.datasets["train"], self.batch_size, g)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            collate_fn=_batch_as_is,
-        )
+    def _loader(self, split: str) -> DataLoader:
+        return DataLoader(self.datasets[split], batch_size=self.batch_size, collate_fn=_batch_as_is)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return DataLoader(self.train_batches, batch_size=None, shuffle=True, collate_fn=_batch_as_is)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")
