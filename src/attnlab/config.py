@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab.data.tasks import MIN_LENGTH, TASKS
@@ -107,8 +107,10 @@ def _compose(overrides: list[str]) -> DictConfig:
 def _composition_error(good: list[str], override: str, error: Exception) -> ConfigError:
     key = override.split("=", 1)[0].lstrip("+~")
     value = override.split("=", 1)[1] if "=" in override else None
-    if isinstance(error, MissingConfigException) and error.options is not None:
-        return ConfigError(key, value, f"no such option; choose one of {', '.join(error.options)}")
+    group_dir = CONF_DIR / key
+    if group_dir.is_dir():  # a config group: its options are the YAML files in it
+        options = ", ".join(sorted(p.stem for p in group_dir.glob("*.yaml")))
+        return ConfigError(key, value, f"no such option; choose one of {options}")
     parent, _, _ = key.rpartition(".")
     node = OmegaConf.select(_compose(good), parent) if parent else _compose(good)
     if OmegaConf.is_dict(node) and key.rpartition(".")[2] not in node:
@@ -140,12 +142,12 @@ def check_overrides(overrides: list[str]) -> None:
     for run in runs:
         try:
             cfg = _compose(run)
-        except HydraException:
+        except (HydraException, ValueError):
             good: list[str] = []
             for override in run:  # find the override that breaks composition
                 try:
                     _compose(good + [override])
-                except HydraException as error:
+                except (HydraException, ValueError) as error:
                     raise _composition_error(good, override, error) from None
                 good.append(override)
             raise

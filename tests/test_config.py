@@ -1,0 +1,98 @@
+"""Every group option and experiment composes and validates; bad input gets one clear line."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUPS = ["data", "model", "length", "trainer", "logger", "callbacks", "experiment"]
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def _compose(overrides: list[str]):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=True)
+
+
+@pytest.mark.parametrize(
+    "override", [f"{g}={o}" for g in GROUPS for o in _options(g) if o not in ("sequence", "default")]
+)
+def test_every_group_option_composes_and_validates(override):
+    cfg = _compose([override])
+    validate(cfg)
+    group, option = override.split("=")
+    assert cfg.hydra.runtime.choices[group] == option
+
+
+@pytest.mark.parametrize("experiment", _options("experiment"))
+def test_every_experiment_sweep_combination_composes(experiment):
+    cfg = _compose([f"experiment={experiment}"])
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params)
+    assert params, f"experiment={experiment} defines no sweep"
+    axes = [[f"{key}={value}" for value in str(values).split(",")] for key, values in params.items()]
+    for combination in itertools.product(*axes):
+        validate(_compose([f"experiment={experiment}", *combination]))
+
+
+def test_length_options_set_train_and_test_lengths_together():
+    for option in _options("length"):
+        n = int(option.removeprefix("len"))
+        data = _compose([f"length={option}"]).data
+        assert data.max_len == n and data.min_len <= n
+        assert max(data.test_lengths) > n  # tests past the training cap
+
+
+def test_wandb_is_offline_unless_asked(monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert _compose([]).logger.wandb.offline is True
+    monkeypatch.setenv("WANDB_MODE", "online")
+    assert _compose([]).logger.wandb.offline is False
+    assert _compose(["logger.wandb.offline=false"]).logger.wandb.offline is False
+
+
+BAD = {
+    "model=nope": "model='nope': no such option; choose one of seq2seq_attention, seq2seq_fixed",
+    "length=8": "length='8': no such option; choose one of len16, len32, len64, len8",
+    "data.maxlen=3": "data.maxlen: no such key; data has ",
+    "data.max_len=0": "data.max_len=0: must be an integer >= 1",
+    "data.min_len=12": "data.min_len=12: must be <= data.max_len (8)",
+    "model.net.hidden_size=-4": "model.net.hidden_size=-4: must be an integer >= 1",
+    "model.net.hidden_size=33": "model.net.hidden_size=33: must be even with a bidirectional encoder",
+    "data.task=nope": "data.task='nope': choose one of copy, reverse, sort, add",
+    "data=add data.min_len=2": "data.min_len=2: must be an integer >= 3",
+    "model.net.rnn=transformer": "model.net.rnn='transformer': choose one of gru, lstm",
+    "model.optimizer.lr=0": "model.optimizer.lr=0: must be a number > 0",
+    "model=seq2seq_fixed,nope": "model='nope': no such option",
+}
+
+
+@pytest.mark.parametrize("overrides", list(BAD))
+def test_bad_input_names_the_key_and_what_is_allowed(overrides):
+    with pytest.raises(ConfigError) as error:
+        check_overrides(overrides.split())
+    assert str(error.value).startswith(BAD[overrides])
+
+
+@pytest.mark.parametrize("overrides", ["model=nope", "data.max_len=0", "data.maxlen=3"])
+def test_bad_input_exits_before_training_with_one_line(overrides, tmp_path):
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *overrides.split(), f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("attnlab: invalid config: "), result.stderr
+    assert not run_dir.exists()  # nothing was built, nothing trained

@@ -1,0 +1,54 @@
+"""End to end: a few real training steps through train.py leave every artifact of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "trainer.max_steps=12",
+    "trainer.val_check_interval=6",
+    "data.train_size=256",
+    "data.val_size=64",
+    "data.test_size=32",
+    "data.max_len=6",
+    "data.test_lengths=[4,6,9]",
+    "model.net.hidden_size=32",
+    "model.net.embed_dim=16",
+    "~callbacks.progress_bar",
+]
+
+
+def test_a_short_run_leaves_plots_metrics_checkpoint_and_an_offline_wandb_run(tmp_path):
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *TINY, f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "WANDB_MODE": "offline"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    plots = sorted((run_dir / "plots").glob("alignment_step*.png"))
+    assert [p.name for p in plots] == ["alignment_step000006.png", "alignment_step000012.png"]
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("test/exact_match", "test/token_accuracy", "test/loss"):
+        assert 0 <= metrics[key] <= (1 if "loss" not in key else 100)
+    per_length = {k for k in metrics if k.startswith("test/exact_match@len=")}
+    assert per_length == {"test/exact_match@len=4", "test/exact_match@len=6", "test/exact_match@len=9"}
+    assert "trainer.max_steps=12" in metrics["overrides"]
+
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 12 and any(k.startswith("net.") for k in checkpoint["state_dict"])
+
+    (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
+    assert list(wandb_run.glob("run-*.wandb"))
+    images = list((wandb_run / "files" / "media" / "images").rglob("*.png"))
+    assert len(images) == 2, images
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
