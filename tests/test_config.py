@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -96,3 +97,14 @@ def test_bad_input_exits_before_training_with_one_line(overrides, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("attnlab: invalid config: "), result.stderr
     assert not run_dir.exists()  # nothing was built, nothing trained
+
+
+def test_every_wandb_sweep_combination_composes():
+    sweep = yaml.safe_load((ROOT / "sweep.yaml").read_text())  # W&B's ${...} are not OmegaConf's
+    assert sweep["command"] == ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}"]
+    axes = []
+    for key, spec in sweep["parameters"].items():
+        values = spec["values"] if "values" in spec else [spec["value"]]
+        axes.append([f"{key}={value}" for value in values])
+    for combination in itertools.product(*axes):
+        check_overrides(list(combination))

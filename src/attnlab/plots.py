@@ -20,14 +20,17 @@ def alignment_figure(
 
     Each example is (source tokens, output tokens, weights of shape (outputs, sources)).
     """
-    fig, axes = plt.subplots(1, len(examples), figsize=(4.2 * len(examples), 4.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(examples), figsize=(4.2 * len(examples), 4.4), squeeze=False, layout="constrained"
+    )
     for ax, (source, output, weights) in zip(axes[0], examples):
+        ax.set_title(f"{len(source)} source tokens", fontsize=9)
         image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(source)), source, fontsize=7)
         ax.set_yticks(range(len(output)), output, fontsize=7)
         ax.set_xlabel("source")
         ax.set_ylabel("output")
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight a_ti")
     return fig
 
 
