@@ -4,7 +4,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch that lies on this machine's disk (pip finds it there).
 TORCH := torch==2.13.0
-export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
 .PHONY: install install-dev train test test-all bench bottleneck clean

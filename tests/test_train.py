@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,7 @@ def test_a_short_run_leaves_plots_metrics_checkpoint_and_an_offline_wandb_run(tm
     per_length = {k for k in metrics if k.startswith("test/exact_match@len=")}
     assert per_length == {"test/exact_match@len=4", "test/exact_match@len=6", "test/exact_match@len=9"}
     assert "trainer.max_steps=12" in metrics["overrides"]
+    assert 0 <= metrics["val/exact_match"] <= 1  # the best validation score: what sweepers optimize
 
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 12 and any(k.startswith("net.") for k in checkpoint["state_dict"])
@@ -52,3 +54,18 @@ def test_a_short_run_leaves_plots_metrics_checkpoint_and_an_offline_wandb_run(tm
     images = list((wandb_run / "files" / "media" / "images").rglob("*.png"))
     assert len(images) == 2, images
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+
+
+def test_a_job_that_fails_says_why_in_error_txt(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so trainer=gpu does not fail")
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *TINY, "trainer=gpu", "logger=none", f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert not (run_dir / "metrics.json").exists()
+    error = (run_dir / "error.txt").read_text().strip()
+    assert error.startswith("MisconfigurationException: ") and "gpu" in error.lower(), error
+    assert len(error.splitlines()) == 1

@@ -13,6 +13,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab.data.tasks import MIN_LENGTH, TASKS
+from attnlab.metrics import MAX_LENGTH
 from attnlab.nn.attention import SCORES
 from attnlab.nn.seq2seq import RNNS
 
@@ -38,9 +39,11 @@ class ConfigError(ValueError):
 
 def _register_resolvers() -> None:
     if not OmegaConf.has_resolver("wandb_offline"):
-        # W&B stays offline unless the user asks for online with WANDB_MODE=online.
+        # W&B stays offline unless the user asks for online (WANDB_MODE=online) or a W&B sweep
+        # agent runs the job (it sets WANDB_SWEEP_ID and needs the run online to report back).
         OmegaConf.register_new_resolver(
-            "wandb_offline", lambda: os.environ.get("WANDB_MODE", "offline") != "online"
+            "wandb_offline",
+            lambda: os.environ.get("WANDB_MODE") != "online" and "WANDB_SWEEP_ID" not in os.environ,
         )
 
 
@@ -76,7 +79,8 @@ def validate(cfg: DictConfig) -> None:
     if not OmegaConf.is_list(test_lengths) or not test_lengths:
         raise ConfigError("data.test_lengths", test_lengths, "must be a non-empty list of integers")
     for i in range(len(test_lengths)):
-        _int(cfg, f"data.test_lengths[{i}]", MIN_LENGTH[task])
+        if _int(cfg, f"data.test_lengths[{i}]", MIN_LENGTH[task]) > MAX_LENGTH:
+            raise ConfigError(f"data.test_lengths[{i}]", test_lengths[i], f"must be <= {MAX_LENGTH}")
     for key in ("train_size", "val_size", "test_size", "batch_size"):
         _int(cfg, f"data.{key}", 1)
 

@@ -63,7 +63,8 @@ def write_metrics(path: Path, metrics: dict[str, float]) -> None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit and test the configured model; returns the final test metrics."""
+    """Fit and test the configured model; returns the final test metrics and the best value of
+    the monitored validation metric."""
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, net={"vocab_size": datamodule.vocab_size})
@@ -74,9 +75,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(_flat(cfg))
 
     trainer.fit(model, datamodule=datamodule)
-    ckpt = "best" if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path else None
-    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
+    best = trainer.checkpoint_callback
+    monitored = {}
+    if best is not None and best.best_model_score is not None:  # test() clears callback_metrics
+        monitored = {best.monitor: float(best.best_model_score)}
+    trainer.test(model, datamodule=datamodule, ckpt_path="best" if monitored else None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    metrics.update(monitored)
 
     if trainer.is_global_zero:
         write_metrics(Path(cfg.paths.output_dir) / "metrics.json", metrics)
@@ -90,8 +95,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float | None:
     validate(cfg)
-    metrics = train(cfg)
-    return metrics.get(cfg.get("optimized_metric") or "")
+    try:
+        metrics = train(cfg)
+    except Exception as error:  # the report lists the job as failed, with this line
+        root = error
+        while root.__cause__ is not None:  # e.g. Hydra's InstantiationException wraps the real one
+            root = root.__cause__
+        message = (str(root).strip().splitlines() or [""])[0]
+        Path(cfg.paths.output_dir, "error.txt").write_text(f"{type(root).__name__}: {message}\n")
+        raise
+    return metrics.get(cfg.optimized_metric)
 
 
 def main() -> None:

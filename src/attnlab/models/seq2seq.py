@@ -40,12 +40,7 @@ class Seq2SeqModule(L.LightningModule):
         )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        self.test_by_length: ExactMatchByLength | None = None  # sized in setup
-
-    def setup(self, stage: str) -> None:
-        if stage == "test":
-            longest = max(self.trainer.datamodule.test_lengths)
-            self.test_by_length = ExactMatchByLength(longest).to(self.device)
+        self.test_by_length = ExactMatchByLength()
 
     def loss(self, batch: Batch) -> Tensor:
         tgt_in = torch.cat([torch.full_like(batch.tgt[:, :1], BOS), batch.tgt[:, :-1]], dim=1)

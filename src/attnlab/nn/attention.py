@@ -64,15 +64,17 @@ class DotAttention(RNNAttention):
         return torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)
 
 
-class GeneralAttention(DotAttention):
+class GeneralAttention(RNNAttention):
     """Luong et al. 2015, general: e_ti = s^T W h_i, with W h_i computed once per sequence."""
 
     def __init__(self, query_dim: int, key_dim: int) -> None:
-        nn.Module.__init__(self)
+        super().__init__()
         self.W = nn.Linear(key_dim, query_dim, bias=False)
 
     def project_keys(self, keys: Tensor) -> Tensor:
         return self.W(keys)
+
+    score = DotAttention.score  # s . (W h_i), the projection already applied to the keys
 
 
 SCORES = {"additive": AdditiveAttention, "dot": DotAttention, "general": GeneralAttention}
