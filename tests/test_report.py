@@ -69,17 +69,17 @@ def _rows(table: str) -> list[list[str]]:
 def test_table_rows_columns_and_values(multirun: Path) -> None:
     header, *rows = _rows(markdown_table(load_jobs(multirun)))
     assert header == [
-        "job", "model", "length", "status",
+        "model", "length", "job", "status",
         "test/exact_match", "test/token_accuracy",
         "test/exact_match@len=4", "test/exact_match@len=8", "test/exact_match@len=16",
         "test/loss", "error",
     ]  # fmt: skip
     assert len(rows) == 3
     assert rows[:2] == [
-        ["0", "seq2seq_fixed", "len16", "ok", "0.500", "0.877", "1.000", "0.667", "0.250", "1.235", ""],
-        ["1", "seq2seq_attention", "len32", "ok", "0.950", "0.990", "1.000", "0.900", "0.812", "0.100", ""],
+        ["seq2seq_fixed", "len16", "0", "ok", "0.500", "0.877", "1.000", "0.667", "0.250", "1.235", ""],
+        ["seq2seq_attention", "len32", "1", "ok", "0.950", "0.990", "1.000", "0.900", "0.812", "0.100", ""],
     ]
-    assert rows[2][:4] == ["2", "transformer", "len16", "failed"]
+    assert rows[2][:4] == ["transformer", "len16", "2", "failed"]
     assert rows[2][4:10] == [""] * 6
     assert rows[2][10] == ERROR.replace("|", "\\|")
 
@@ -97,8 +97,8 @@ def test_single_run_directory_lists_all_overrides(tmp_path: Path) -> None:
     run = tmp_path / "run"
     _write_job(run, ["model=seq2seq_fixed", "seed=3"], {"test/exact_match": 0.25})
     header, *rows = _rows(write_report(run))
-    assert header[:4] == ["job", "model", "seed", "status"]
-    assert rows == [["run", "seq2seq_fixed", "3", "ok", "0.250", ""]]
+    assert header[:4] == ["model", "seed", "job", "status"]
+    assert rows == [["seq2seq_fixed", "3", "run", "ok", "0.250", ""]]
 
 
 def test_unreadable_metrics_is_a_failed_row(multirun: Path) -> None:

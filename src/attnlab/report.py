@@ -109,10 +109,10 @@ def _cell(value: object) -> str:
 def markdown_table(jobs: list[Job]) -> str:
     keys, metrics = swept_keys(jobs), metric_columns(jobs)
     any_failed = any(not job.ok for job in jobs)
-    header = ["job", *keys, "status", *metrics] + (["error"] if any_failed else [])
+    header = [*keys, "job", "status", *metrics] + (["error"] if any_failed else [])
     rows = []
     for job in jobs:
-        row = [job.name, *(job.overrides.get(k) for k in keys), "ok" if job.ok else "failed"]
+        row = [*(job.overrides.get(k) for k in keys), job.name, "ok" if job.ok else "failed"]
         row += [(job.metrics or {}).get(m) for m in metrics]
         row += [None if job.ok else job.error] if any_failed else []
         rows.append(row)

@@ -42,8 +42,10 @@ def _run_identity() -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     choices = hydra_cfg.runtime.choices
     overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("experiment=")]
-    tags = [f"{group}={choices[group]}" for group in ("model", "data", "length") if choices.get(group)]
-    return {"name": ",".join(overrides) or choices.get("model"), "tags": tags}
+    groups = ("model", "data", "length")
+    tags = [f"{group}={choices[group]}" for group in groups if choices.get(group)]
+    tags += [o for o in overrides if o.split("=", 1)[0] not in groups]  # swept values too
+    return {"name": ",".join(overrides) or choices.get("model"), "tags": [t[:64] for t in tags]}
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
