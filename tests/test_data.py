@@ -58,7 +58,7 @@ def test_same_seed_same_data_and_other_seed_other_data():
 
     a, b, c = data(0), data(0), data(1)
     for split in ("train", "val", "test"):
-        for x, y in zip(a.datasets[split].examples, b.datasets[split].examples):
+        for x, y in zip(a.datasets[split].examples, b.datasets[split].examples, strict=True):
             assert torch.equal(x, y)
     assert not torch.equal(a.datasets["train"].examples.src[:, :3], c.datasets["train"].examples.src[:, :3])
 

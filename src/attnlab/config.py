@@ -4,8 +4,9 @@ one line that names the key and what is allowed."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -14,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from attnlab.data.tasks import MIN_LENGTH, TASKS
 from attnlab.metrics import MAX_LENGTH
-from attnlab.nn.attention import SCORES
+from attnlab.nn.rnn_attention import SCORES
 from attnlab.nn.seq2seq import RNNS
 
 
@@ -142,7 +143,8 @@ def check_overrides(overrides: list[str]) -> None:
     try:
         runs = _single_runs(overrides)
     except HydraException as error:
-        raise ConfigError("overrides", " ".join(overrides), str(error).strip().splitlines()[0])
+        message = str(error).strip().splitlines()[0]
+        raise ConfigError("overrides", " ".join(overrides), message) from None
     for run in runs:
         try:
             cfg = _compose(run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -23,7 +23,7 @@ def alignment_figure(
     fig, axes = plt.subplots(
         1, len(examples), figsize=(4.2 * len(examples), 4.4), squeeze=False, layout="constrained"
     )
-    for ax, (source, output, weights) in zip(axes[0], examples):
+    for ax, (source, output, weights) in zip(axes[0], examples, strict=True):
         ax.set_title(f"{len(source)} source tokens", fontsize=9)
         image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(source)), source, fontsize=7)

@@ -32,7 +32,8 @@ class AlignmentPlot(L.Callback):
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         net = pl_module.net
-        if trainer.sanity_checking or not trainer.is_global_zero or not getattr(net, "has_attention", False):
+        drawable = getattr(net, "has_attention", False)
+        if trainer.sanity_checking or not trainer.is_global_zero or not drawable:
             return
         batch = self._examples(trainer)
         batch = Batch(*(t.to(pl_module.device) for t in batch))
@@ -41,7 +42,8 @@ class AlignmentPlot(L.Callback):
         for i in range(len(batch.src)):
             source = decode(batch.src[i])
             output = [VOCAB[t] for t in tokens[i, : int(batch.tgt_len[i])].tolist()]
-            examples.append((source, output, alignment[i, : len(output), : len(source)].float().cpu().numpy()))
+            weights = alignment[i, : len(output), : len(source)].float().cpu().numpy()
+            examples.append((source, output, weights))
         figure = alignment_figure(examples)
         self.dirpath.mkdir(parents=True, exist_ok=True)
         path = self.dirpath / f"alignment_step{trainer.global_step:06d}.png"

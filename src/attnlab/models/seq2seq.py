@@ -3,7 +3,7 @@ for validation and test, padding masked in the loss."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import lightning as L
 import torch

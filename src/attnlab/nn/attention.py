@@ -1,86 +1,152 @@
-"""Attention for RNN seq2seq: a decoder state (the query) scores every encoder state (the keys).
+"""The attention layer (lecture point 4): many queries at once, learned key and value projections,
+scaled dot-product similarity, several heads.
 
-    e_ti = score(s_{t-1}, h_i)        alignment scores
-    a_t  = softmax(e_t)               over the valid source positions only
-    c_t  = sum_i a_ti h_i             the context for step t
+    Q = X_q W_q,  K = X_kv W_k,  V = X_kv W_v                     (per head, d_k = d_model / h)
+    A = softmax(Q K^T / sqrt(d_k) + M)                             M: 0 where allowed, -inf where masked
+    Y = concat_h(A_h V_h) W_o
 
-The scores differ by variant; each variant projects the keys once per sequence
-(``project_keys``) so that a decoder step only pays for the query's side.
+Self-attention is X_q = X_kv. Masks follow torch.nn.MultiheadAttention: a boolean mask is True
+where attending is NOT allowed; a float mask is added to the scores. The work goes through
+F.scaled_dot_product_attention (flash kernels where eligible); the weights A are materialised
+only when asked for (need_weights=True), for plots.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-class RNNAttention(nn.Module):
-    """Masked softmax over scores and the weighted sum of values, shared by every score."""
+def _as_float(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """A 'True = masked' boolean mask or an additive float mask, as an additive float mask."""
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
+    return mask.to(dtype)
 
-    def project_keys(self, keys: Tensor) -> Tensor:
-        return keys
 
-    def score(self, query: Tensor, keys: Tensor) -> Tensor:  # (B, Dq), (B, S, Dk) -> (B, S)
-        raise NotImplementedError
+class MultiHeadAttention(nn.Module):
+    """Batch-first multi-head attention: (B, T, D) queries, (B, S, D) keys and values."""
+
+    def __init__(
+        self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True, scaled: bool = True
+    ) -> None:
+        super().__init__()
+        if num_heads < 1 or d_model % num_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        self.d_model, self.num_heads, self.head_dim = d_model, num_heads, d_model // num_heads
+        self.dropout, self.scaled = dropout, scaled
+        self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)  # W_q, W_k, W_v stacked
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    @property
+    def scale(self) -> float:
+        return 1 / math.sqrt(self.head_dim) if self.scaled else 1.0
+
+    def project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Q, K, V, each (B, h, len, d_k); one fused matmul for self-attention."""
+        d, w, b = self.d_model, self.in_proj.weight, self.in_proj.bias
+        if query is key and key is value:
+            q, k, v = self.in_proj(query).split(d, dim=-1)
+        elif key is value:
+            q = F.linear(query, w[:d], None if b is None else b[:d])
+            k, v = F.linear(key, w[d:], None if b is None else b[d:]).split(d, dim=-1)
+        else:
+            wq, wk, wv = w.split(d)
+            bq, bk, bv = (None, None, None) if b is None else b.split(d)
+            q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+        return tuple(self._heads(x) for x in (q, k, v))
+
+    def _heads(self, x: Tensor) -> Tensor:
+        B, L, _ = x.shape
+        return x.view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # (B, h, L, d_k)
+
+    def _mask(
+        self, B: int, T: int, S: int, key_padding_mask: Tensor | None, attn_mask: Tensor | None,
+        is_causal: bool, dtype: torch.dtype, device: torch.device,
+    ) -> Tensor | None:
+        """All masks merged into one additive (B|1, h|1, T, S) mask, or None."""
+        masks = []
+        if key_padding_mask is not None:
+            masks.append(_as_float(key_padding_mask, dtype).view(B, 1, 1, S))
+        if attn_mask is not None:
+            shape = (1, 1, T, S) if attn_mask.dim() == 2 else (B, self.num_heads, T, S)
+            masks.append(_as_float(attn_mask, dtype).view(shape))
+        if is_causal:
+            # top-left aligned, as scaled_dot_product_attention's is_causal
+            future = torch.ones(T, S, dtype=torch.bool, device=device).triu(1)
+            masks.append(_as_float(future, dtype).view(1, 1, T, S))
+        if not masks:
+            return None
+        merged = masks[0]
+        for mask in masks[1:]:
+            merged = merged + mask
+        return merged
 
     def forward(
-        self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """query (B, Dq), keys from ``project_keys`` (B, S, Dk), values (B, S, Dv), mask (B, S)
-        True at valid positions -> context (B, Dv), alignment (B, S) with exact zeros on padding.
-        """
-        scores = self.score(query, keys).masked_fill(~mask, float("-inf"))
-        alignment = torch.softmax(scores, dim=-1)
-        context = torch.bmm(alignment.unsqueeze(1), values).squeeze(1)
-        return context, alignment
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        *,
+        key_padding_mask: Tensor | None = None,
+        attn_mask: Tensor | None = None,
+        is_causal: bool = False,
+        need_weights: bool = False,
+        average_attn_weights: bool = True,
+    ) -> tuple[Tensor, Tensor | None]:
+        """-> output (B, T, D) and, with need_weights, the weights (B, T, S) averaged over heads
+        or (B, h, T, S). A query whose keys are all masked gets a zero output, never NaN."""
+        B, T, _ = query.shape
+        S = key.size(1)
+        q, k, v = self.project(query, key, value)
+        dropout = self.dropout if self.training else 0.0
+        # A causal mask alone goes to the kernel as is_causal, which needs no mask tensor.
+        kernel_causal = is_causal and key_padding_mask is None and attn_mask is None and not need_weights
+        mask = None if kernel_causal else self._mask(
+            B, T, S, key_padding_mask, attn_mask, is_causal, q.dtype, q.device
+        )
+        dead = None
+        if mask is not None:
+            dead = torch.isneginf(mask).all(dim=-1, keepdim=True)  # rows with nothing to attend to
+            if dead.any():
+                mask = mask.masked_fill(dead, 0.0)  # attend anywhere, then zero those rows below
+            else:
+                dead = None
 
+        weights = None
+        if need_weights:  # the explicit path, for plots: softmax(Q K^T * scale + M) V
+            scores = q @ k.transpose(-2, -1) * self.scale  # (B, h, T, S)
+            if mask is not None:
+                scores = scores + mask
+            weights = torch.softmax(scores, dim=-1)
+            if dead is not None:
+                weights = weights.masked_fill(dead, 0.0)
+            out = F.dropout(weights, dropout, self.training) @ v
+        else:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=kernel_causal, scale=self.scale
+            )
+        if dead is not None:
+            out = out.masked_fill(dead, 0.0)
+        out = self.out_proj(out.transpose(1, 2).reshape(B, T, self.d_model))  # (B, T, D)
+        if weights is not None and average_attn_weights:
+            weights = weights.mean(dim=1)
+        return out, weights
 
-class AdditiveAttention(RNNAttention):
-    """Bahdanau et al. 2015: e_ti = v^T tanh(W s_{t-1} + U h_i)."""
-
-    def __init__(self, query_dim: int, key_dim: int, attn_dim: int | None = None) -> None:
-        super().__init__()
-        attn_dim = attn_dim or query_dim
-        self.W = nn.Linear(query_dim, attn_dim, bias=False)
-        self.U = nn.Linear(key_dim, attn_dim)
-        self.v = nn.Linear(attn_dim, 1, bias=False)
-
-    def project_keys(self, keys: Tensor) -> Tensor:
-        return self.U(keys)  # (B, S, A), once per sequence
-
-    def score(self, query: Tensor, keys: Tensor) -> Tensor:
-        return self.v(torch.tanh(keys + self.W(query).unsqueeze(1))).squeeze(-1)
-
-
-class DotAttention(RNNAttention):
-    """Luong et al. 2015, dot: e_ti = s^T h_i (query and key sizes must agree)."""
-
-    def __init__(self, query_dim: int, key_dim: int) -> None:
-        super().__init__()
-        if query_dim != key_dim:
-            raise ValueError(f"dot attention needs query_dim == key_dim, got {query_dim}, {key_dim}")
-
-    def score(self, query: Tensor, keys: Tensor) -> Tensor:
-        return torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)
-
-
-class GeneralAttention(RNNAttention):
-    """Luong et al. 2015, general: e_ti = s^T W h_i, with W h_i computed once per sequence."""
-
-    def __init__(self, query_dim: int, key_dim: int) -> None:
-        super().__init__()
-        self.W = nn.Linear(key_dim, query_dim, bias=False)
-
-    def project_keys(self, keys: Tensor) -> Tensor:
-        return self.W(keys)
-
-    score = DotAttention.score  # s . (W h_i), the projection already applied to the keys
-
-
-SCORES = {"additive": AdditiveAttention, "dot": DotAttention, "general": GeneralAttention}
-
-
-def build_rnn_attention(score: str, query_dim: int, key_dim: int) -> RNNAttention:
-    if score not in SCORES:
-        raise ValueError(f"unknown attention score {score!r}; choose one of {', '.join(SCORES)}")
-    return SCORES[score](query_dim, key_dim)
+    @classmethod
+    def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
+        """The same layer, with the weights of a torch.nn.MultiheadAttention (batch-first or not:
+        this layer is always batch-first, so transpose its inputs if the source was not)."""
+        if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+            raise ValueError("from_torch supports kdim == vdim == embed_dim, no bias_kv, no zero_attn")
+        layer = cls(module.embed_dim, module.num_heads, module.dropout, bias=module.in_proj_bias is not None)
+        with torch.no_grad():
+            layer.in_proj.weight.copy_(module.in_proj_weight)
+            layer.out_proj.weight.copy_(module.out_proj.weight)
+            if module.in_proj_bias is not None:
+                layer.in_proj.bias.copy_(module.in_proj_bias)
+                layer.out_proj.bias.copy_(module.out_proj.bias)
+        return layer.to(module.in_proj_weight.device, module.in_proj_weight.dtype)

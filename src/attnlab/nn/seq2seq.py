@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from attnlab.nn.attention import build_rnn_attention
+from attnlab.nn.rnn_attention import build_rnn_attention
 
 RNNS = {"gru": (nn.GRU, nn.GRUCell), "lstm": (nn.LSTM, nn.LSTMCell)}
 State = Tensor | tuple[Tensor, Tensor]  # GRU: h; LSTM: (h, c)
