@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import torch
-
-from benchmarks import lightning_overhead, seq2seq_step
+from benchmarks import attention, lightning_overhead, seq2seq_step
 from benchmarks.common import write
 
-BENCHMARKS = {"seq2seq_step": seq2seq_step.run, "lightning_overhead": lightning_overhead.run}
+BENCHMARKS = {
+    "seq2seq_step": seq2seq_step.run,
+    "lightning_overhead": lightning_overhead.run,
+    "attention": attention.run,
+}
 
 
 def main() -> None:
-    torch.set_num_threads(torch.get_num_threads())
     print("| benchmark | ratio | target | seconds |")
     print("|---|---|---|---|")
     for name, run in BENCHMARKS.items():
         result = run()
         write(name, result)
-        seconds = next(v for k, v in result.items() if k.startswith("seconds"))
-        detail = ", ".join(f"{k} {v:.4f}" for k, v in seconds.items())
+        seconds = next((v for k, v in result.items() if k.startswith("seconds")), {})
+        detail = ", ".join(f"{k} {v:.4f}" for k, v in seconds.items()) or f"see results/{name}.json"
         print(f"| {name} | {result['ratio']:.2f} | {result['target']} | {detail} |")
 
 
