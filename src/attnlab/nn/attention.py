@@ -45,19 +45,31 @@ class MultiHeadAttention(nn.Module):
     def scale(self) -> float:
         return 1 / math.sqrt(self.head_dim) if self.scaled else 1.0
 
+    def project_query(self, query: Tensor) -> Tensor:
+        """Q = X_q W_q as heads (B, h, T, d_k)."""
+        d, b = self.d_model, self.in_proj.bias
+        return self._heads(F.linear(query, self.in_proj.weight[:d], None if b is None else b[:d]))
+
+    def project_key_value(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """K = X W_k and V = X W_v in one matmul, as heads (B, h, S, d_k): for cross-attention,
+        computed once per source sequence."""
+        d, b = self.d_model, self.in_proj.bias
+        kv = F.linear(memory, self.in_proj.weight[d:], None if b is None else b[d:])
+        k, v = kv.split(d, dim=-1)
+        return self._heads(k), self._heads(v)
+
     def project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Q, K, V, each (B, h, len, d_k); one fused matmul for self-attention."""
-        d, w, b = self.d_model, self.in_proj.weight, self.in_proj.bias
         if query is key and key is value:
-            q, k, v = self.in_proj(query).split(d, dim=-1)
-        elif key is value:
-            q = F.linear(query, w[:d], None if b is None else b[:d])
-            k, v = F.linear(key, w[d:], None if b is None else b[d:]).split(d, dim=-1)
-        else:
-            wq, wk, wv = w.split(d)
-            bq, bk, bv = (None, None, None) if b is None else b.split(d)
-            q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
-        return tuple(self._heads(x) for x in (q, k, v))
+            q, k, v = self.in_proj(query).split(self.d_model, dim=-1)
+            return self._heads(q), self._heads(k), self._heads(v)
+        if key is value:
+            return (self.project_query(query), *self.project_key_value(key))
+        d, b = self.d_model, self.in_proj.bias
+        wk, wv = self.in_proj.weight[d:].split(d)
+        bk, bv = (None, None) if b is None else b[d:].split(d)
+        k, v = F.linear(key, wk, bk), F.linear(value, wv, bv)
+        return self.project_query(query), self._heads(k), self._heads(v)
 
     def _heads(self, x: Tensor) -> Tensor:
         B, L, _ = x.shape
@@ -100,22 +112,25 @@ class MultiHeadAttention(nn.Module):
         """-> output (B, T, D) and, with need_weights, the weights (B, T, S) averaged over heads
         or (B, h, T, S). A query whose keys are all masked gets a zero output, never NaN."""
         B, T, _ = query.shape
-        S = key.size(1)
         q, k, v = self.project(query, key, value)
-        dropout = self.dropout if self.training else 0.0
         # A causal mask alone goes to the kernel as is_causal, which needs no mask tensor.
         kernel_causal = is_causal and key_padding_mask is None and attn_mask is None and not need_weights
         mask = None if kernel_causal else self._mask(
-            B, T, S, key_padding_mask, attn_mask, is_causal, q.dtype, q.device
+            B, T, key.size(1), key_padding_mask, attn_mask, is_causal, q.dtype, q.device
         )
-        dead = None
-        if mask is not None:
-            dead = torch.isneginf(mask).all(dim=-1, keepdim=True)  # rows with nothing to attend to
-            if dead.any():
-                mask = mask.masked_fill(dead, 0.0)  # attend anywhere, then zero those rows below
-            else:
-                dead = None
+        return self.attend(q, k, v, mask, kernel_causal, need_weights, average_attn_weights)
 
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, is_causal: bool = False,
+        need_weights: bool = False, average_attn_weights: bool = True,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Attention over projected heads: q (B, h, T, d_k), k and v (B, h, S, d_k), an additive
+        mask (B|1, h|1, T, S) -> output (B, T, D) after W_o, and the weights when asked."""
+        dead = None
+        if mask is not None:  # rows with nothing to attend to attend anywhere, then give zeros
+            dead = torch.isneginf(mask).all(dim=-1, keepdim=True)
+            mask = mask.masked_fill(dead, 0.0)
+        dropout = self.dropout if self.training else 0.0
         weights = None
         if need_weights:  # the explicit path, for plots: softmax(Q K^T * scale + M) V
             scores = q @ k.transpose(-2, -1) * self.scale  # (B, h, T, S)
@@ -125,16 +140,16 @@ class MultiHeadAttention(nn.Module):
             if dead is not None:
                 weights = weights.masked_fill(dead, 0.0)
             out = F.dropout(weights, dropout, self.training) @ v
+            if average_attn_weights:
+                weights = weights.mean(dim=1)
         else:
             out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=kernel_causal, scale=self.scale
+                q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal, scale=self.scale
             )
         if dead is not None:
             out = out.masked_fill(dead, 0.0)
-        out = self.out_proj(out.transpose(1, 2).reshape(B, T, self.d_model))  # (B, T, D)
-        if weights is not None and average_attn_weights:
-            weights = weights.mean(dim=1)
-        return out, weights
+        B, _, T, _ = q.shape
+        return self.out_proj(out.transpose(1, 2).reshape(B, T, self.d_model)), weights  # (B, T, D)
 
     @classmethod
     def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
