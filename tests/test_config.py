@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ["data", "model", "length", "trainer", "logger", "callbacks", "experiment"]
+GROUPS = ["data", "model", "length", "trainer", "logger", "callbacks", "experiment", "norm", "heads"]
+NEEDS = {"norm": ["model=transformer"], "heads": ["model=transformer"]}  # axes of one model only
 
 
 def _options(group: str) -> list[str]:
@@ -31,9 +32,9 @@ def _compose(overrides: list[str]):
     "override", [f"{g}={o}" for g in GROUPS for o in _options(g) if o not in ("sequence", "default")]
 )
 def test_every_group_option_composes_and_validates(override):
-    cfg = _compose([override])
-    validate(cfg)
     group, option = override.split("=")
+    cfg = _compose([*NEEDS.get(group, []), override])
+    validate(cfg)
     assert cfg.hydra.runtime.choices[group] == option
 
 
@@ -76,6 +77,12 @@ BAD = {
     "model.net.rnn=transformer": "model.net.rnn='transformer': choose one of gru, lstm",
     "model.optimizer.lr=0": "model.optimizer.lr=0: must be a number > 0",
     "model=seq2seq_fixed,nope": "model='nope': no such option",
+    "+model.net.foo=3": "model.net.foo: attnlab.nn.Seq2Seq takes no such parameter; it takes vocab_size",
+    "norm=pre": "model.net.norm: attnlab.nn.Seq2Seq takes no such parameter",
+    "model=transformer model.net.num_heads=3": "model.net.num_heads=3: must divide model.net.d_model (128)",
+    "model=transformer heads=h16 model.net.d_model=24": "model.net.num_heads=16: must divide",
+    "model=transformer length=len64 model.net.max_len=100": "model.net.max_len=100: must be an",
+    "model=transformer model.net.norm=batch": "model.net.norm='batch': choose one of post, pre, rms, none",
 }
 
 

@@ -3,6 +3,7 @@ one line that names the key and what is allowed."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,12 +12,14 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab.data.tasks import MIN_LENGTH, TASKS
 from attnlab.metrics import MAX_LENGTH
 from attnlab.nn.rnn_attention import SCORES
 from attnlab.nn.seq2seq import RNNS
+from attnlab.nn.transformer import NORMS, POSITIONS
 
 
 def _find_conf_dir() -> Path:
@@ -85,6 +88,19 @@ def validate(cfg: DictConfig) -> None:
     for key in ("train_size", "val_size", "test_size", "batch_size"):
         _int(cfg, f"data.{key}", 1)
 
+    net = OmegaConf.select(cfg, "model.net")
+    _parameters_exist(cfg, "model.net")
+    if net is not None and str(net.get("_target_", "")).endswith("Transformer"):
+        _validate_transformer(cfg, max(max_len, *test_lengths))
+    else:
+        _validate_rnn(cfg)
+    lr = OmegaConf.select(cfg, "model.optimizer.lr")
+    if not isinstance(lr, (int, float)) or lr <= 0:
+        raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")
+    _int(cfg, "trainer.max_steps", 1)
+
+
+def _validate_rnn(cfg: DictConfig) -> None:
     net = "model.net"
     hidden = _int(cfg, f"{net}.hidden_size", 1)
     _int(cfg, f"{net}.embed_dim", 1)
@@ -92,13 +108,40 @@ def validate(cfg: DictConfig) -> None:
     _choice(cfg, f"{net}.attention", [None, *SCORES])
     if OmegaConf.select(cfg, f"{net}.bidirectional") and hidden % 2:
         raise ConfigError(f"{net}.hidden_size", hidden, "must be even with a bidirectional encoder")
-    dropout = OmegaConf.select(cfg, f"{net}.dropout")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ConfigError(f"{net}.dropout", dropout, "must be a number in [0, 1)")
-    lr = OmegaConf.select(cfg, "model.optimizer.lr")
-    if not isinstance(lr, (int, float)) or lr <= 0:
-        raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")
-    _int(cfg, "trainer.max_steps", 1)
+    _fraction(cfg, f"{net}.dropout")
+
+
+def _validate_transformer(cfg: DictConfig, longest: int) -> None:
+    net = "model.net"
+    d_model = _int(cfg, f"{net}.d_model", 1)
+    heads = _int(cfg, f"{net}.num_heads", 1)
+    if d_model % heads:
+        raise ConfigError(f"{net}.num_heads", heads, f"must divide model.net.d_model ({d_model})")
+    for key in ("num_encoder_layers", "num_decoder_layers", "d_ff"):
+        _int(cfg, f"{net}.{key}", 1)
+    _choice(cfg, f"{net}.norm", NORMS)
+    _choice(cfg, f"{net}.positional", POSITIONS)
+    _fraction(cfg, f"{net}.dropout")
+    # the target is one longer than the source for copy/reverse/sort, two for add (carry + EOS)
+    _int(cfg, f"{net}.max_len", longest + 2)
+
+
+def _parameters_exist(cfg: DictConfig, key: str) -> None:
+    """Every key of an instantiated node must be a parameter of its _target_ (besides the ones
+    train.py passes itself)."""
+    node = OmegaConf.select(cfg, key)
+    target = node.get("_target_")
+    parameters = list(inspect.signature(get_class(target)).parameters)
+    for name in node:
+        if not str(name).startswith("_") and name not in parameters:
+            allowed = ", ".join(parameters)
+            raise ConfigError(f"{key}.{name}", None, f"{target} takes no such parameter; it takes {allowed}")
+
+
+def _fraction(cfg: DictConfig, key: str) -> None:
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(key, value, "must be a number in [0, 1)")
 
 
 # --- composition errors ------------------------------------------------------------------------

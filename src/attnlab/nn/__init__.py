@@ -3,6 +3,7 @@
 from attnlab.nn.attention import MultiHeadAttention
 from attnlab.nn.rnn_attention import AdditiveAttention, DotAttention, GeneralAttention, RNNAttention
 from attnlab.nn.seq2seq import Seq2Seq
+from attnlab.nn.transformer import Transformer
 
 __all__ = [
     "AdditiveAttention",
@@ -11,4 +12,5 @@ __all__ = [
     "MultiHeadAttention",
     "RNNAttention",
     "Seq2Seq",
+    "Transformer",
 ]

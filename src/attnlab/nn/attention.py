@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def _as_float(mask: Tensor, dtype: torch.dtype) -> Tensor:
+def additive_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
     """A 'True = masked' boolean mask or an additive float mask, as an additive float mask."""
     if mask.dtype == torch.bool:
         return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
@@ -82,14 +82,14 @@ class MultiHeadAttention(nn.Module):
         """All masks merged into one additive (B|1, h|1, T, S) mask, or None."""
         masks = []
         if key_padding_mask is not None:
-            masks.append(_as_float(key_padding_mask, dtype).view(B, 1, 1, S))
+            masks.append(additive_mask(key_padding_mask, dtype).view(B, 1, 1, S))
         if attn_mask is not None:
             shape = (1, 1, T, S) if attn_mask.dim() == 2 else (B, self.num_heads, T, S)
-            masks.append(_as_float(attn_mask, dtype).view(shape))
+            masks.append(additive_mask(attn_mask, dtype).view(shape))
         if is_causal:
             # top-left aligned, as scaled_dot_product_attention's is_causal
             future = torch.ones(T, S, dtype=torch.bool, device=device).triu(1)
-            masks.append(_as_float(future, dtype).view(1, 1, T, S))
+            masks.append(additive_mask(future, dtype).view(1, 1, T, S))
         if not masks:
             return None
         merged = masks[0]
