@@ -66,7 +66,7 @@ def test_wandb_is_offline_unless_asked(monkeypatch):
 
 BAD = {
     "model=nope": "model='nope': no such option; choose one of seq2seq_attention, seq2seq_fixed",
-    "length=8": "length='8': no such option; choose one of len16, len32, len64, len8",
+    "length=8": "length='8': no such option; choose one of len16, len24, len32, len64, len8",
     "data.maxlen=3": "data.maxlen: no such key; data has ",
     "data.max_len=0": "data.max_len=0: must be an integer >= 1",
     "data.min_len=12": "data.min_len=12: must be <= data.max_len (8)",
