@@ -34,12 +34,23 @@ def alignment_figure(
     return fig
 
 
-def accuracy_vs_length_figure(curves: dict[str, dict[int, float]], ylabel: str) -> Figure:
-    """One line per run: metric against test length."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+def accuracy_vs_length_figure(
+    curves: dict[str, dict[int, float]], ylabel: str, families: dict[str, str] | None = None
+) -> Figure:
+    """One line per run: metric against test length. Runs of one family (for example one
+    model) share a color; the runs within a family differ by marker and line style."""
+    families = families or {label: label for label in curves}
+    colors = {f: f"C{i % 10}" for i, f in enumerate(dict.fromkeys(families.values()))}
+    seen: dict[str, int] = {}
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for label, points in curves.items():
+        family = families.get(label, label)
+        k = seen[family] = seen.get(family, -1) + 1
         lengths = sorted(points)
-        ax.plot(lengths, [points[n] for n in lengths], marker="o", label=label)
+        ax.plot(
+            lengths, [points[n] for n in lengths], label=label, color=colors[family],
+            marker="osd^v<>p*h"[k % 10], linestyle=("-", "--", ":", "-.")[k % 4],
+        )
     ax.set_xlabel("test input length")
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)

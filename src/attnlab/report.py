@@ -127,14 +127,17 @@ def write_report(root: Path) -> str:
     if not jobs:
         raise NoRunsError(f"no runs found in {root} (expected job directories with .hydra/overrides.yaml)")
     table = markdown_table(jobs)
-    keys, curves = swept_keys(jobs), {}
+    keys, curves, families = swept_keys(jobs), {}, {}
     for job in (j for j in jobs if j.ok):
         points = {int(m[1]): v for k, v in job.metrics.items() if (m := PER_LENGTH.match(k))}
         name = label(job, keys)
         if points:
-            curves[f"{name} ({job.name})" if name in curves else name] = points
+            name = f"{name} ({job.name})" if name in curves else name
+            curves[name] = points
+            families[name] = job.overrides.get(keys[0], "") if keys else ""  # one color each
     if curves:
-        save(accuracy_vs_length_figure(curves, ylabel="exact match"), root / PLOT_NAME)
+        figure = accuracy_vs_length_figure(curves, ylabel="exact match", families=families)
+        save(figure, root / PLOT_NAME)
     image = f"\n![exact match vs test length]({PLOT_NAME})\n" if curves else ""
     (root / "report.md").write_text(f"# attnlab report: {root}\n\n{table}{image}")
     return table
