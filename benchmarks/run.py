@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from benchmarks import attention, lightning_overhead, seq2seq_step
+from benchmarks import attention, lightning_overhead, seq2seq_step, transformer_step
 from benchmarks.common import write
 
 BENCHMARKS = {
     "seq2seq_step": seq2seq_step.run,
     "lightning_overhead": lightning_overhead.run,
     "attention": attention.run,
+    "transformer_step": transformer_step.run,
 }
 
 
