@@ -70,3 +70,21 @@ def test_a_job_that_fails_says_why_in_error_txt(tmp_path):
     error = (run_dir / "error.txt").read_text().strip()
     assert error.startswith("MisconfigurationException: ") and "gpu" in error.lower(), error
     assert len(error.splitlines()) == 1
+
+
+def test_a_transformer_run_draws_every_layer_and_head(tmp_path):
+    run_dir = tmp_path / "run"
+    transformer = ["model=transformer", "model.net.d_model=16", "model.net.num_heads=2", "model.net.d_ff=32",
+                   "model.net.num_encoder_layers=1", "model.net.num_decoder_layers=2"]
+    tiny = [o for o in TINY if not o.startswith("model.")]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *tiny, *transformer, "logger=none", f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
+    assert plots == [
+        "alignment_step000006.png", "alignment_step000012.png",
+        "attention_heads_step000006.png", "attention_heads_step000012.png",
+    ]
+    assert "test/exact_match@len=9" in json.loads((run_dir / "metrics.json").read_text())

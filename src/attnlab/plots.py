@@ -34,6 +34,29 @@ def alignment_figure(
     return fig
 
 
+def head_grid_figure(
+    maps: dict[str, Sequence[np.ndarray]], tokens: dict[str, tuple[Sequence[str], Sequence[str]]]
+) -> Figure:
+    """One row per (kind, layer), one column per head: each a heatmap of rows x columns.
+
+    ``maps[kind][layer]`` has shape (heads, rows, cols); ``tokens[kind]`` = (row labels, col labels).
+    """
+    rows = [(kind, layer) for kind, layers in maps.items() for layer in range(len(layers))]
+    heads = max(m.shape[0] for layers in maps.values() for m in layers)
+    fig, axes = plt.subplots(
+        len(rows), heads, figsize=(2.2 * heads, 2.2 * len(rows)), squeeze=False, layout="constrained"
+    )
+    for r, (kind, layer) in enumerate(rows):
+        row_labels, col_labels = tokens[kind]
+        for h in range(heads):
+            ax = axes[r, h]
+            ax.imshow(maps[kind][layer][h], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+            ax.set_xticks(range(len(col_labels)), col_labels, fontsize=5)
+            ax.set_yticks(range(len(row_labels)), row_labels, fontsize=5)
+            ax.set_title(f"{kind} L{layer} h{h}", fontsize=7)
+    return fig
+
+
 def accuracy_vs_length_figure(
     curves: dict[str, dict[int, float]], ylabel: str, families: dict[str, str] | None = None
 ) -> Figure:

@@ -10,11 +10,12 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 from attnlab.data import BOS, Batch
 from attnlab.data.tasks import VOCAB, decode
-from attnlab.plots import alignment_figure, save
+from attnlab.plots import alignment_figure, head_grid_figure, save
 
 
 class AlignmentPlot(L.Callback):
-    """Saves ``<dirpath>/alignment_step<N>.png`` and logs it to W&B (or TensorBoard).
+    """Saves ``<dirpath>/alignment_step<N>.png`` and logs it to W&B (or TensorBoard); for a
+    Transformer also ``attention_heads_step<N>.png``, every layer's heads for one example.
 
     The examples are fixed for the whole run: validation examples spread over the length range.
     Only rank 0 draws; models without attention are skipped.
@@ -44,13 +45,32 @@ class AlignmentPlot(L.Callback):
             output = [VOCAB[t] for t in tokens[i, : int(batch.tgt_len[i])].tolist()]
             weights = alignment[i, : len(output), : len(source)].float().cpu().numpy()
             examples.append((source, output, weights))
-        figure = alignment_figure(examples)
+        self._publish(trainer, "alignment", alignment_figure(examples))
+        if hasattr(net, "attention_maps"):  # Transformers: every layer and head, for one example
+            self._publish(trainer, "attention_heads", self._head_grid(net, batch, -1))
+
+    @staticmethod
+    def _head_grid(net, batch: Batch, i: int):
+        n, m = int(batch.src_len[i]), int(batch.tgt_len[i])
+        src, tgt = batch.src[i : i + 1, :n], batch.tgt[i : i + 1, :m]
+        tgt_in = torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], dim=1)
+        maps = net.attention_maps(src, batch.src_len[i : i + 1], tgt_in)
+        maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
+        source = [VOCAB[t] for t in src[0].tolist()]
+        target = [VOCAB[t] for t in tgt_in[0].tolist()]
+        labels = {
+            "encoder self": (source, source), "decoder self": (target, target), "cross": (target, source)
+        }
+        return head_grid_figure(maps, labels)
+
+    def _publish(self, trainer: L.Trainer, name: str, figure) -> None:
+        """Save as <dirpath>/<name>_step<N>.png and log to W&B (or TensorBoard)."""
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        path = self.dirpath / f"alignment_step{trainer.global_step:06d}.png"
+        path = self.dirpath / f"{name}_step{trainer.global_step:06d}.png"
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure("val/alignment", figure, trainer.global_step, close=False)
+                logger.experiment.add_figure(f"val/{name}", figure, trainer.global_step, close=False)
         save(figure, path)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image("val/alignment", [str(path)], step=trainer.global_step)
+                logger.log_image(f"val/{name}", [str(path)], step=trainer.global_step)

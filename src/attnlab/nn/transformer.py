@@ -212,6 +212,23 @@ class Transformer(nn.Module):
         return self.out(self.decoder_norm(x))
 
     @torch.no_grad()
+    def attention_maps(self, src: Tensor, src_len: Tensor, tgt_in: Tensor) -> dict[str, list[Tensor]]:
+        """Per-layer, per-head weights (B, h, rows, cols) for plots: the explicit path, run on the
+        plotted examples only, so training stays on the fused kernel."""
+        padding = torch.arange(src.size(1), device=src.device) >= src_len[:, None]
+        maps: dict[str, list[Tensor]] = {"encoder self": [], "decoder self": [], "cross": []}
+        x = self._embed(src)
+        for block in self.encoder:
+            x, weights = block(x, padding, need_weights=True)
+            maps["encoder self"].append(weights)
+        memory, y = self.encoder_norm(x), self._embed(tgt_in)
+        for block in self.decoder:
+            y, (self_weights, cross_weights) = block(y, memory, padding, need_weights=True)
+            maps["decoder self"].append(self_weights)
+            maps["cross"].append(cross_weights)
+        return maps
+
+    @torch.no_grad()
     def greedy(self, src: Tensor, src_len: Tensor, steps: int, bos: int) -> tuple[Tensor, Tensor]:
         """Greedy decoding with a key/value cache -> tokens (B, steps), and the last layer's
         cross-attention averaged over heads (B, steps, S) as the alignment."""
