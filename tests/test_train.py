@@ -78,7 +78,8 @@ def test_a_transformer_run_draws_every_layer_and_head(tmp_path):
                    "model.net.num_encoder_layers=1", "model.net.num_decoder_layers=2"]
     tiny = [o for o in TINY if not o.startswith("model.")]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *tiny, *transformer, "logger=none", f"hydra.run.dir={run_dir}"],
+        [sys.executable, str(ROOT / "train.py"), *tiny, *transformer, "logger=none",
+         f"hydra.run.dir={run_dir}"],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
