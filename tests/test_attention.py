@@ -104,6 +104,18 @@ def test_a_fully_masked_query_gives_zeros_not_nan(need_weights):
     assert torch.isfinite(x.grad).all()
 
 
+def test_masks_and_softmax_stay_finite_under_bf16_autocast():
+    layer = MultiHeadAttention(16, 4)
+    x = torch.randn(2, 5, 16)
+    padding = torch.tensor([[True] * 5, [False, False, True, True, True]])  # one row fully masked
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for kwargs in ({}, {"is_causal": True}, {"need_weights": True}):
+            out, weights = layer(x, x, x, key_padding_mask=padding, **kwargs)
+            assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+            if weights is not None:
+                assert torch.isfinite(weights).all() and (weights[1, :, 2:] == 0).all()
+
+
 def test_self_attention_is_permutation_equivariant():
     layer = MultiHeadAttention(32, 4).eval()
     x = torch.randn(2, 9, 32)

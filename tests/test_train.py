@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -72,10 +73,11 @@ def test_a_job_that_fails_says_why_in_error_txt(tmp_path):
     assert len(error.splitlines()) == 1
 
 
-def test_a_transformer_run_draws_every_layer_and_head(tmp_path):
+def test_a_bf16_transformer_run_draws_every_layer_and_head(tmp_path):
     run_dir = tmp_path / "run"
     transformer = ["model=transformer", "model.net.d_model=16", "model.net.num_heads=2", "model.net.d_ff=32",
-                   "model.net.num_encoder_layers=1", "model.net.num_decoder_layers=2"]
+                   "model.net.num_encoder_layers=1", "model.net.num_decoder_layers=2",
+                   "trainer.precision=bf16-mixed"]
     tiny = [o for o in TINY if not o.startswith("model.")]
     result = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *tiny, *transformer, "logger=none",
@@ -88,4 +90,6 @@ def test_a_transformer_run_draws_every_layer_and_head(tmp_path):
         "alignment_step000006.png", "alignment_step000012.png",
         "attention_heads_step000006.png", "attention_heads_step000012.png",
     ]
-    assert "test/exact_match@len=9" in json.loads((run_dir / "metrics.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "test/exact_match@len=9" in metrics
+    assert math.isfinite(metrics["test/loss"]) and math.isfinite(metrics["val/exact_match"])

@@ -94,6 +94,7 @@ def validate(cfg: DictConfig) -> None:
         _validate_transformer(cfg, max(max_len, *test_lengths))
     else:
         _validate_rnn(cfg)
+    _int(cfg, "model.beam_size", 1)
     lr = OmegaConf.select(cfg, "model.optimizer.lr")
     if not isinstance(lr, (int, float)) or lr <= 0:
         raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")

@@ -47,7 +47,8 @@ class AlignmentPlot(L.Callback):
             examples.append((source, output, weights))
         self._publish(trainer, "alignment", alignment_figure(examples))
         if hasattr(net, "attention_maps"):  # Transformers: every layer and head, for one example
-            self._publish(trainer, "attention_heads", self._head_grid(net, batch, -1))
+            last = len(batch.src) - 1  # the longest of the plotted examples
+            self._publish(trainer, "attention_heads", self._head_grid(net, batch, last))
 
     @staticmethod
     def _head_grid(net, batch: Batch, i: int):

@@ -12,25 +12,27 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
-from attnlab.data import BOS, PAD, Batch
+from attnlab.data import BOS, EOS, PAD, Batch
 from attnlab.metrics import ExactMatchByLength
 
 
 class Seq2SeqModule(L.LightningModule):
-    """Trains any network with ``forward(src, src_len, tgt_in) -> logits`` and
-    ``greedy(src, src_len, steps, bos) -> (tokens, alignment or None)``."""
+    """Trains any attnlab.nn.IncrementalDecoder: ``forward(src, src_len, tgt_in) -> logits``
+    with teacher forcing; greedy decoding or beam search (``beam_size`` > 1) to evaluate."""
 
     def __init__(
         self,
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        beam_size: int = 1,
     ) -> None:
         super().__init__()
         # The optimizer and scheduler are partials from Hydra: kept off the checkpoint, so that it
         # loads with torch.load(weights_only=True). The full config lives in .hydra/config.yaml.
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.beam_size = beam_size  # 1: greedy decoding
         vocab_size = net.out.out_features
         metrics = MetricCollection(
             {
@@ -48,7 +50,10 @@ class Seq2SeqModule(L.LightningModule):
         return F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
 
     def predict(self, batch: Batch) -> Tensor:
-        tokens, _ = self.net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
+        steps = batch.tgt.size(1)
+        if self.beam_size > 1:
+            return self.net.beam_search(batch.src, batch.src_len, steps, BOS, EOS, self.beam_size)
+        tokens, _ = self.net.greedy(batch.src, batch.src_len, steps, BOS)
         return tokens
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:

@@ -1,6 +1,7 @@
 """Pure PyTorch building blocks: no Lightning, Hydra or W&B in here."""
 
 from attnlab.nn.attention import MultiHeadAttention
+from attnlab.nn.decoding import IncrementalDecoder
 from attnlab.nn.rnn_attention import AdditiveAttention, DotAttention, GeneralAttention, RNNAttention
 from attnlab.nn.seq2seq import Seq2Seq
 from attnlab.nn.transformer import Transformer
@@ -9,6 +10,7 @@ __all__ = [
     "AdditiveAttention",
     "DotAttention",
     "GeneralAttention",
+    "IncrementalDecoder",
     "MultiHeadAttention",
     "RNNAttention",
     "Seq2Seq",

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from attnlab.nn.decoding import IncrementalDecoder
 from attnlab.nn.rnn_attention import build_rnn_attention
 
 RNNS = {"gru": (nn.GRU, nn.GRUCell), "lstm": (nn.LSTM, nn.LSTMCell)}
@@ -49,7 +50,7 @@ class Encoder(nn.Module):
         return states, torch.cat(list(h_n), dim=-1)
 
 
-class Seq2Seq(nn.Module):
+class Seq2Seq(IncrementalDecoder):
     """Encoder-decoder over one shared token vocabulary.
 
     ``attention=None`` gives the fixed-context model; ``"additive"``, ``"dot"`` or ``"general"``
@@ -123,22 +124,23 @@ class Seq2Seq(nn.Module):
         _, new = self.decoder(inputs, _layered(state))
         return _map(new, lambda s: s.squeeze(0)), memory.final, None
 
-    @torch.no_grad()
-    def greedy(self, src: Tensor, src_len: Tensor, steps: int, bos: int) -> tuple[Tensor, Tensor | None]:
-        """Greedy decoding for ``steps`` steps -> tokens (B, steps), alignment (B, steps, S) or None."""
+    def start(self, src: Tensor, src_len: Tensor) -> tuple[Memory, State]:
         memory = self.encode(src, src_len)
-        state = self.initial_state(memory)
+        return memory, self.initial_state(memory)
+
+    def step(self, state: tuple[Memory, State], tokens: Tensor) -> tuple[Tensor, Tensor | None, tuple]:
+        """One generated token (B,) -> logits (B, V), alignment (B, S) or None, new state."""
+        memory, hidden = state
+        embedded = self.embed(tokens)
         step = self._fixed_step if self.attention is None else self._attend_step
-        token = torch.full((src.size(0),), bos, dtype=torch.long, device=src.device)
-        tokens, alignments = [], []
-        for _ in range(steps):
-            embedded = self.embed(token)
-            state, context, alignment = step(state, embedded, memory)
-            token = self.out(torch.cat([_hidden(state), context, embedded], dim=-1)).argmax(-1)
-            tokens.append(token)
-            alignments.append(alignment)
-        aligned = None if self.attention is None else torch.stack(alignments, dim=1)
-        return torch.stack(tokens, dim=1), aligned
+        hidden, context, alignment = step(hidden, embedded, memory)
+        logits = self.out(torch.cat([_hidden(hidden), context, embedded], dim=-1))
+        return logits, alignment, (memory, hidden)
+
+    def reorder(self, state: tuple[Memory, State], index: Tensor) -> tuple[Memory, State]:
+        memory, hidden = state
+        memory = Memory(*(t.index_select(0, index) for t in memory))
+        return memory, _map(hidden, lambda h: h.index_select(0, index))
 
 
 def _hidden(state: State) -> Tensor:

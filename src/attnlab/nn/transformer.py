@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from attnlab.nn.attention import MultiHeadAttention, additive_mask
+from attnlab.nn.decoding import IncrementalDecoder
 
 NORMS = ("post", "pre", "rms", "none")
 POSITIONS = ("sinusoidal", "learned", "none")
@@ -107,6 +108,14 @@ class DecoderCache:
     self_k: list[Tensor] = field(default_factory=list)  # one (B, h, 1, d_k) per generated position
     self_v: list[Tensor] = field(default_factory=list)
 
+    def select(self, index: Tensor) -> DecoderCache:
+        """The rows of ``index`` (beams that survive), in that order."""
+        pick = lambda t: None if t is None else t.index_select(0, index)  # noqa: E731
+        return DecoderCache(
+            pick(self.memory_k), pick(self.memory_v), pick(self.memory_mask),
+            [pick(k) for k in self.self_k], [pick(v) for v in self.self_v],
+        )
+
 
 class DecoderBlock(nn.Module):
     """Masked self-attention, cross-attention to the encoder's output, MLP."""
@@ -161,7 +170,7 @@ class DecoderBlock(nn.Module):
         return x, cross_weights
 
 
-class Transformer(nn.Module):
+class Transformer(IncrementalDecoder):
     """Encoder-decoder Transformer with the same interface as attnlab.nn.Seq2Seq."""
 
     has_attention = True
@@ -228,19 +237,20 @@ class Transformer(nn.Module):
             maps["cross"].append(cross_weights)
         return maps
 
-    @torch.no_grad()
-    def greedy(self, src: Tensor, src_len: Tensor, steps: int, bos: int) -> tuple[Tensor, Tensor]:
-        """Greedy decoding with a key/value cache -> tokens (B, steps), and the last layer's
-        cross-attention averaged over heads (B, steps, S) as the alignment."""
+    def start(self, src: Tensor, src_len: Tensor) -> tuple[list[DecoderCache], int]:
         memory, padding = self.encode(src, src_len)
-        caches = [block.start_cache(memory, padding) for block in self.decoder]
-        token = torch.full((src.size(0), 1), bos, dtype=torch.long, device=src.device)
-        tokens, alignment = [], []
-        for t in range(steps):
-            x = self._embed(token, offset=t)
-            for block, cache in zip(self.decoder, caches, strict=True):
-                x, cross_weights = block.step(x, cache)
-            token = self.out(self.decoder_norm(x)).argmax(-1)  # (B, 1)
-            tokens.append(token)
-            alignment.append(cross_weights.mean(dim=1))  # (B, 1, S)
-        return torch.cat(tokens, dim=1), torch.cat(alignment, dim=1)
+        return [block.start_cache(memory, padding) for block in self.decoder], 0
+
+    def step(self, state: tuple[list[DecoderCache], int], tokens: Tensor) -> tuple[Tensor, Tensor, tuple]:
+        """One generated token (B,) against the key/value cache -> logits (B, V), the last
+        layer's cross-attention averaged over heads (B, S) as the alignment, new state."""
+        caches, position = state
+        x = self._embed(tokens[:, None], offset=position)
+        for block, cache in zip(self.decoder, caches, strict=True):
+            x, cross_weights = block.step(x, cache)
+        logits = self.out(self.decoder_norm(x))[:, 0]
+        return logits, cross_weights.mean(dim=1)[:, 0], (caches, position + 1)
+
+    def reorder(self, state: tuple[list[DecoderCache], int], index: Tensor) -> tuple[list[DecoderCache], int]:
+        caches, position = state
+        return [cache.select(index) for cache in caches], position
