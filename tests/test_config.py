@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ["data", "model", "length", "trainer", "logger", "callbacks", "experiment", "norm", "heads"]
+GROUPS = ["data", "model", "length", "trainer", "logger", "callbacks", "experiment", "norm", "heads",
+          "schedule"]
 NEEDS = {"norm": ["model=transformer"], "heads": ["model=transformer"]}  # axes of one model only
 
 

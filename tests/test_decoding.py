@@ -17,7 +17,9 @@ def _models():
     torch.manual_seed(0)
     yield Seq2Seq(VOCAB, embed_dim=8, hidden_size=16, attention=None).eval()
     yield Seq2Seq(VOCAB, embed_dim=8, hidden_size=16, attention="additive", rnn="lstm").eval()
-    yield Transformer(VOCAB, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32).eval()
+    yield Transformer(
+        VOCAB, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32
+    ).eval()
 
 
 def _batch(n=3) -> Batch:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +77,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for logger in loggers:
         logger.log_hyperparams(_flat(cfg))
 
+    started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - started  # wall clock, for comparisons such as RMSNorm's
     best = trainer.checkpoint_callback
     monitored = {}
     if best is not None and best.best_model_score is not None:  # test() clears callback_metrics
         monitored = {best.monitor: float(best.best_model_score)}
     trainer.test(model, datamodule=datamodule, ckpt_path="best" if monitored else None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    metrics.update(monitored)
+    metrics.update(monitored, **{"time/fit_seconds": fit_seconds})
 
     if trainer.is_global_zero:
         write_metrics(Path(cfg.paths.output_dir) / "metrics.json", metrics)
