@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 
-from attnlab.data import BOS, EOS, Batch, generate
-from attnlab.models import Seq2SeqModule
+from attnlab.data import BOS, EOS
 from attnlab.nn import Seq2Seq
+from helpers import fit_one_batch, make_batch, token_accuracy
 
 VOCAB = 14
-
-
-def _batch(task="reverse", n=8, lengths=(3, 6), seed=0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    src_len = torch.randint(lengths[0], lengths[1] + 1, (n,), generator=g)
-    return Batch(*generate(task, src_len, g))
 
 
 def _tgt_in(tgt: torch.Tensor) -> torch.Tensor:
@@ -28,7 +20,7 @@ def _tgt_in(tgt: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("attention", [None, "additive", "dot", "general"])
 def test_shapes(rnn, attention):
     net = Seq2Seq(VOCAB, embed_dim=8, hidden_size=16, rnn=rnn, attention=attention)
-    batch = _batch()
+    batch = make_batch()
     logits = net(batch.src, batch.src_len, _tgt_in(batch.tgt))
     assert logits.shape == (*batch.tgt.shape, VOCAB)
     tokens, alignment = net.greedy(batch.src, batch.src_len, 5, BOS)
@@ -46,7 +38,7 @@ def test_output_does_not_depend_on_padding(attention):
     """An example decodes the same alone as in a batch padded to a longer example."""
     torch.manual_seed(0)
     net = Seq2Seq(VOCAB, embed_dim=8, hidden_size=16, attention=attention).eval()
-    batch = _batch(n=4, lengths=(3, 9))
+    batch = make_batch(n=4, lengths=(3, 9))
     longest = int(batch.src_len.argmax())
     short = int(batch.src_len.argmin())
     assert batch.src_len[short] < batch.src_len[longest]
@@ -61,7 +53,7 @@ def test_output_does_not_depend_on_padding(attention):
 def test_greedy_agrees_with_teacher_forcing_on_its_own_outputs(attention):
     torch.manual_seed(0)
     net = Seq2Seq(VOCAB, embed_dim=8, hidden_size=16, attention=attention).eval()
-    batch = _batch()
+    batch = make_batch()
     tokens, _ = net.greedy(batch.src, batch.src_len, 6, BOS)
     logits = net(batch.src, batch.src_len, _tgt_in(tokens))
     assert torch.equal(logits.argmax(-1), tokens)
@@ -70,16 +62,7 @@ def test_greedy_agrees_with_teacher_forcing_on_its_own_outputs(attention):
 def test_attention_model_overfits_a_tiny_batch():
     torch.manual_seed(0)
     net = Seq2Seq(VOCAB, embed_dim=32, hidden_size=64, attention="additive")
-    module = Seq2SeqModule(net, optimizer=partial(torch.optim.Adam, lr=0.01))
-    optimizer = module.configure_optimizers()
-    batch = _batch(n=16, lengths=(4, 7), seed=3)
-    for _ in range(150):
-        loss = module.loss(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    module.eval()
-    preds = module.predict(batch)
-    scored = batch.tgt != 0
-    assert (preds[scored] == batch.tgt[scored]).all(), loss.item()
+    batch = make_batch(n=16, lengths=(4, 7), seed=3)
+    preds, loss = fit_one_batch(net, batch, steps=150, lr=0.01)
+    assert token_accuracy(preds, batch) == 1.0, loss
     assert (preds.gather(1, (batch.tgt_len - 1)[:, None]) == EOS).all()

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 
-from attnlab.data import BOS, Batch, generate
-from attnlab.models import Seq2SeqModule
+from attnlab.data import BOS
 from attnlab.nn.transformer import NORMS, EncoderBlock, Transformer
+from helpers import fit_one_batch, make_batch, token_accuracy
 
 VOCAB = 14
-
-
-def _batch(n=8, lengths=(3, 6), seed=0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    return Batch(*generate("reverse", torch.randint(lengths[0], lengths[1] + 1, (n,), generator=g), g))
 
 
 def _small(**kwargs) -> Transformer:
@@ -28,7 +21,7 @@ def _small(**kwargs) -> Transformer:
 @pytest.mark.parametrize("norm", NORMS)
 def test_kv_cache_decoding_equals_full_recomputation(norm):
     model = _small(norm=norm).eval()
-    batch = _batch()
+    batch = make_batch()
     tokens, alignment = model.greedy(batch.src, batch.src_len, 7, BOS)
     tgt_in = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], dim=1)
     full = model(batch.src, batch.src_len, tgt_in)
@@ -47,7 +40,7 @@ def test_kv_cache_decoding_equals_full_recomputation(norm):
 
 def test_changing_a_later_target_token_never_changes_earlier_outputs():
     model = _small().eval()
-    batch = _batch()
+    batch = make_batch()
     tgt_in = torch.randint(3, VOCAB, (8, 6))
     changed = tgt_in.clone()
     changed[:, 4:] = torch.randint(3, VOCAB, (8, 2))
@@ -59,7 +52,7 @@ def test_changing_a_later_target_token_never_changes_earlier_outputs():
 
 def test_padding_does_not_change_the_encoding():
     model = _small().eval()
-    batch = _batch(n=4, lengths=(3, 9))
+    batch = make_batch(n=4, lengths=(3, 9))
     i = int(batch.src_len.argmin())
     n = int(batch.src_len[i])
     memory, _ = model.encode(batch.src, batch.src_len)
@@ -90,16 +83,6 @@ def test_positions_past_the_table_fail_clearly():
 @pytest.mark.parametrize("norm", NORMS)
 def test_every_norm_variant_learns_a_tiny_batch(norm):
     model = _small(norm=norm, num_encoder_layers=1, num_decoder_layers=1)
-    module = Seq2SeqModule(model, optimizer=partial(torch.optim.Adam, lr=3e-3))
-    optimizer = module.configure_optimizers()
-    batch = _batch(n=16, lengths=(3, 5), seed=1)
-    for _ in range(400):
-        loss = module.loss(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    module.eval()
-    preds = module.predict(batch)
-    scored = batch.tgt != 0
-    accuracy = (preds[scored] == batch.tgt[scored]).float().mean().item()
-    assert accuracy == 1.0, (norm, loss.item(), accuracy)
+    batch = make_batch(n=16, lengths=(3, 5), seed=1)
+    preds, loss = fit_one_batch(model, batch, steps=400, lr=3e-3)
+    assert token_accuracy(preds, batch) == 1.0, (norm, loss)
