@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from attnlab.data import BOS, EOS, Batch, generate
+from attnlab.data import BOS, EOS, Batch, decoder_inputs, generate
 from attnlab.nn import Seq2Seq, Transformer
 
 VOCAB = 14
@@ -29,7 +29,7 @@ def _batch(n=3) -> Batch:
 
 def _score(model, batch: Batch, outputs: torch.Tensor) -> torch.Tensor:
     """Sum of log-probabilities up to and including the first EOS (EOS after it costs nothing)."""
-    tgt_in = torch.cat([torch.full_like(outputs[:, :1], BOS), outputs[:, :-1]], dim=1)
+    tgt_in = decoder_inputs(outputs)
     n = len(outputs)
     log_probs = torch.log_softmax(model(batch.src.repeat(n, 1), batch.src_len.repeat(n), tgt_in), dim=-1)
     picked = log_probs.gather(2, outputs[..., None]).squeeze(-1)

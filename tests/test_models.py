@@ -5,15 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attnlab.data import BOS, EOS
+from attnlab.data import BOS, EOS, decoder_inputs
 from attnlab.nn import Seq2Seq
 from helpers import fit_one_batch, make_batch, token_accuracy
 
 VOCAB = 14
-
-
-def _tgt_in(tgt: torch.Tensor) -> torch.Tensor:
-    return torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], dim=1)
 
 
 @pytest.mark.parametrize("rnn", ["gru", "lstm"])
@@ -21,7 +17,7 @@ def _tgt_in(tgt: torch.Tensor) -> torch.Tensor:
 def test_shapes(rnn, attention):
     net = Seq2Seq(VOCAB, embed_dim=8, hidden_size=16, rnn=rnn, attention=attention)
     batch = make_batch()
-    logits = net(batch.src, batch.src_len, _tgt_in(batch.tgt))
+    logits = net(batch.src, batch.src_len, decoder_inputs(batch.tgt))
     assert logits.shape == (*batch.tgt.shape, VOCAB)
     tokens, alignment = net.greedy(batch.src, batch.src_len, 5, BOS)
     assert tokens.shape == (len(batch.src), 5)
@@ -42,7 +38,7 @@ def test_output_does_not_depend_on_padding(attention):
     longest = int(batch.src_len.argmax())
     short = int(batch.src_len.argmin())
     assert batch.src_len[short] < batch.src_len[longest]
-    tgt_in = _tgt_in(batch.tgt)
+    tgt_in = decoder_inputs(batch.tgt)
     together = net(batch.src, batch.src_len, tgt_in)[short]
     n = int(batch.src_len[short])
     alone = net(batch.src[short : short + 1, :n], batch.src_len[short : short + 1], tgt_in[short : short + 1])
@@ -55,7 +51,7 @@ def test_greedy_agrees_with_teacher_forcing_on_its_own_outputs(attention):
     net = Seq2Seq(VOCAB, embed_dim=8, hidden_size=16, attention=attention).eval()
     batch = make_batch()
     tokens, _ = net.greedy(batch.src, batch.src_len, 6, BOS)
-    logits = net(batch.src, batch.src_len, _tgt_in(tokens))
+    logits = net(batch.src, batch.src_len, decoder_inputs(tokens))
     assert torch.equal(logits.argmax(-1), tokens)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attnlab.data import BOS
+from attnlab.data import BOS, decoder_inputs
 from attnlab.nn.transformer import NORMS, EncoderBlock, Transformer
 from helpers import fit_one_batch, make_batch, token_accuracy
 
@@ -23,7 +23,7 @@ def test_kv_cache_decoding_equals_full_recomputation(norm):
     model = _small(norm=norm).eval()
     batch = make_batch()
     tokens, alignment = model.greedy(batch.src, batch.src_len, 7, BOS)
-    tgt_in = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], dim=1)
+    tgt_in = decoder_inputs(tokens)
     full = model(batch.src, batch.src_len, tgt_in)
     assert torch.equal(full.argmax(-1), tokens)
 

@@ -8,7 +8,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
-from attnlab.data import BOS, Batch
+from attnlab.data import BOS, Batch, decoder_inputs
 from attnlab.data.tasks import VOCAB, decode
 from attnlab.plots import alignment_figure, head_grid_figure, save
 
@@ -54,7 +54,7 @@ class AlignmentPlot(L.Callback):
     def _head_grid(net, batch: Batch, i: int):
         n, m = int(batch.src_len[i]), int(batch.tgt_len[i])
         src, tgt = batch.src[i : i + 1, :n], batch.tgt[i : i + 1, :m]
-        tgt_in = torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], dim=1)
+        tgt_in = decoder_inputs(tgt)
         maps = net.attention_maps(src, batch.src_len[i : i + 1], tgt_in)
         maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
         source = [VOCAB[t] for t in src[0].tolist()]

@@ -30,6 +30,11 @@ class Examples(NamedTuple):
     tgt_len: Tensor  # (N,) counts the EOS
 
 
+def decoder_inputs(tgt: Tensor) -> Tensor:
+    """Teacher forcing: the decoder reads BOS, y_1, ..., y_{T-1} to predict y_1, ..., y_T."""
+    return torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], dim=1)
+
+
 def decode(tokens: Tensor | list[int]) -> list[str]:
     """Token ids to their symbols, stopping at EOS and skipping PAD and BOS."""
     out = []

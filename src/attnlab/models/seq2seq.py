@@ -8,12 +8,13 @@ from collections.abc import Callable
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
-from attnlab.data import BOS, EOS, PAD, Batch
+from attnlab.data import BOS, EOS, PAD, Batch, decoder_inputs
 from attnlab.metrics import ExactMatchByLength
+from attnlab.nn.decoding import IncrementalDecoder
 
 
 class Seq2SeqModule(L.LightningModule):
@@ -22,7 +23,7 @@ class Seq2SeqModule(L.LightningModule):
 
     def __init__(
         self,
-        net: nn.Module,
+        net: IncrementalDecoder,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         beam_size: int = 1,
@@ -45,8 +46,7 @@ class Seq2SeqModule(L.LightningModule):
         self.test_by_length = ExactMatchByLength()
 
     def loss(self, batch: Batch) -> Tensor:
-        tgt_in = torch.cat([torch.full_like(batch.tgt[:, :1], BOS), batch.tgt[:, :-1]], dim=1)
-        logits = self.net(batch.src, batch.src_len, tgt_in)  # (B, T, V)
+        logits = self.net(batch.src, batch.src_len, decoder_inputs(batch.tgt))  # (B, T, V)
         return F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
 
     def predict(self, batch: Batch) -> Tensor:
