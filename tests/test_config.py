@@ -17,7 +17,7 @@ from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ["data", "model", "length", "trainer", "logger", "callbacks", "experiment", "norm", "heads",
           "schedule"]
-NEEDS = {"norm": ["model=transformer"], "heads": ["model=transformer"]}  # axes of one model only
+NEEDS = {"norm": ["model=transformer"], "heads": ["model=transformer"]}  # Transformer axes
 
 
 def _options(group: str) -> list[str]:

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from attnlab.data import BOS, EOS, Batch, decoder_inputs, generate
-from attnlab.nn import Seq2Seq, Transformer
+from attnlab.nn import Seq2Seq, Transformer, TransformerLM
 
 VOCAB = 14
+MODELS = ["fixed", "attention-lstm", "transformer", "transformer-lm"]
 
 
 def _models():
@@ -20,6 +21,7 @@ def _models():
     yield Transformer(
         VOCAB, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32
     ).eval()
+    yield TransformerLM(VOCAB, d_model=16, num_heads=2, num_layers=2, d_ff=32).eval()
 
 
 def _batch(n=3) -> Batch:
@@ -37,14 +39,14 @@ def _score(model, batch: Batch, outputs: torch.Tensor) -> torch.Tensor:
     return picked.masked_fill(after_eos, 0.0).sum(1)
 
 
-@pytest.mark.parametrize("model", list(_models()), ids=["fixed", "attention-lstm", "transformer"])
+@pytest.mark.parametrize("model", list(_models()), ids=MODELS)
 def test_beam_of_one_is_greedy(model):
     batch = _batch()
     greedy, _ = model.greedy(batch.src, batch.src_len, 6, BOS)
     assert torch.equal(model.beam_search(batch.src, batch.src_len, 6, BOS, EOS, beam_size=1), greedy)
 
 
-@pytest.mark.parametrize("model", list(_models()), ids=["fixed", "attention-lstm", "transformer"])
+@pytest.mark.parametrize("model", list(_models()), ids=MODELS)
 def test_a_wide_enough_beam_finds_the_best_sequence(model):
     """With beam_size >= V^(steps-1) nothing is pruned: beam search must equal brute force."""
     batch = _batch(n=1)

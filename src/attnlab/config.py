@@ -88,10 +88,13 @@ def validate(cfg: DictConfig) -> None:
     for key in ("train_size", "val_size", "test_size", "batch_size"):
         _int(cfg, f"data.{key}", 1)
 
-    net = OmegaConf.select(cfg, "model.net")
     _parameters_exist(cfg, "model.net")
-    if net is not None and str(net.get("_target_", "")).endswith("Transformer"):
-        _validate_transformer(cfg, max(max_len, *test_lengths))
+    target = str(OmegaConf.select(cfg, "model.net._target_"))
+    longest = max(max_len, *test_lengths)
+    if target.endswith("TransformerLM"):  # source and target share one sequence
+        _validate_transformer(cfg, 2 * longest, ("num_layers", "d_ff"))
+    elif target.endswith("Transformer"):
+        _validate_transformer(cfg, longest, ("num_encoder_layers", "num_decoder_layers", "d_ff"))
     else:
         _validate_rnn(cfg)
     _int(cfg, "model.beam_size", 1)
@@ -112,13 +115,13 @@ def _validate_rnn(cfg: DictConfig) -> None:
     _fraction(cfg, f"{net}.dropout")
 
 
-def _validate_transformer(cfg: DictConfig, longest: int) -> None:
+def _validate_transformer(cfg: DictConfig, longest: int, sizes: tuple[str, ...]) -> None:
     net = "model.net"
     d_model = _int(cfg, f"{net}.d_model", 1)
     heads = _int(cfg, f"{net}.num_heads", 1)
     if d_model % heads:
         raise ConfigError(f"{net}.num_heads", heads, f"must divide model.net.d_model ({d_model})")
-    for key in ("num_encoder_layers", "num_decoder_layers", "d_ff"):
+    for key in sizes:
         _int(cfg, f"{net}.{key}", 1)
     _choice(cfg, f"{net}.norm", NORMS)
     _choice(cfg, f"{net}.positional", POSITIONS)

@@ -2,6 +2,7 @@
 
 from attnlab.nn.attention import MultiHeadAttention
 from attnlab.nn.decoding import IncrementalDecoder
+from attnlab.nn.language_model import TransformerLM
 from attnlab.nn.rnn_attention import AdditiveAttention, DotAttention, GeneralAttention, RNNAttention
 from attnlab.nn.seq2seq import Seq2Seq
 from attnlab.nn.transformer import Transformer
@@ -15,4 +16,5 @@ __all__ = [
     "RNNAttention",
     "Seq2Seq",
     "Transformer",
+    "TransformerLM",
 ]

@@ -70,13 +70,15 @@ class PositionalEncoding(nn.Module):
         elif kind == "learned":
             self.table = nn.Parameter(0.02 * torch.randn(max_len, d_model))
 
-    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
+    def forward(self, x: Tensor, offset: int = 0, positions: Tensor | None = None) -> Tensor:
+        """x (B, T, D) plus the encodings of positions offset..offset+T-1, or of ``positions``
+        (B, T) when every example has its own (a left-padded prompt)."""
         if self.kind == "none":
             return x
-        end = offset + x.size(1)
-        if end > self.max_len:
-            raise ValueError(f"position {end - 1} is past the positional table (max_len={self.max_len})")
-        return x + self.table[offset:end]
+        last = offset + x.size(1) - 1 if positions is None else int(positions.max())
+        if last >= self.max_len:
+            raise ValueError(f"position {last} is past the positional table (max_len={self.max_len})")
+        return x + (self.table[offset : last + 1] if positions is None else self.table[positions])
 
 
 class EncoderBlock(nn.Module):
