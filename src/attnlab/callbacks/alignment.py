@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 from attnlab.data import BOS, Batch, decoder_inputs
-from attnlab.data.tasks import VOCAB, decode
+from attnlab.data.tasks import decode
 from attnlab.plots import alignment_figure, head_grid_figure, save
 
 
@@ -39,26 +39,27 @@ class AlignmentPlot(L.Callback):
         batch = self._examples(trainer)
         batch = Batch(*(t.to(pl_module.device) for t in batch))
         tokens, alignment = net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
+        vocab = trainer.datamodule.vocab
         examples = []
         for i in range(len(batch.src)):
-            source = decode(batch.src[i])
-            output = [VOCAB[t] for t in tokens[i, : int(batch.tgt_len[i])].tolist()]
+            source = decode(batch.src[i], vocab)
+            output = [vocab[t] for t in tokens[i, : int(batch.tgt_len[i])].tolist()]
             weights = alignment[i, : len(output), : len(source)].float().cpu().numpy()
             examples.append((source, output, weights))
         self._publish(trainer, "alignment", alignment_figure(examples))
         if hasattr(net, "attention_maps"):  # Transformers: every layer and head, for one example
             last = len(batch.src) - 1  # the longest of the plotted examples
-            self._publish(trainer, "attention_heads", self._head_grid(net, batch, last))
+            self._publish(trainer, "attention_heads", self._head_grid(net, batch, last, vocab))
 
     @staticmethod
-    def _head_grid(net, batch: Batch, i: int):
+    def _head_grid(net, batch: Batch, i: int, vocab: tuple[str, ...]):
         n, m = int(batch.src_len[i]), int(batch.tgt_len[i])
         src, tgt = batch.src[i : i + 1, :n], batch.tgt[i : i + 1, :m]
         tgt_in = decoder_inputs(tgt)
         maps = net.attention_maps(src, batch.src_len[i : i + 1], tgt_in)
         maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
-        source = [VOCAB[t] for t in src[0].tolist()]
-        target = [VOCAB[t] for t in tgt_in[0].tolist()]
+        source = [vocab[t] for t in src[0].tolist()]
+        target = [vocab[t] for t in tgt_in[0].tolist()]
         labels = {
             "encoder self": (source, source), "decoder self": (target, target), "cross": (target, source)
         }

@@ -108,12 +108,15 @@ class SequenceDataModule(L.LightningDataModule):
             return torch.tensor(self.test_lengths).repeat_interleave(self.sizes["test"])
         return torch.randint(self.min_len, self.max_len + 1, (self.sizes[split],), generator=g)
 
+    def make_examples(self, split: str, g: torch.Generator) -> Examples:
+        lengths = self.split_lengths(split, g).sort().values  # sorted: little padding
+        return generate(self.task, lengths, g)
+
     def setup(self, stage: str | None = None) -> None:
         for offset, split in enumerate(("train", "val", "test")):
             if split not in self.datasets:
                 g = torch.Generator().manual_seed(self.seed * 1_000 + offset)
-                lengths = self.split_lengths(split, g).sort().values  # sorted: little padding
-                self.datasets[split] = SequenceDataset(generate(self.task, lengths, g))
+                self.datasets[split] = SequenceDataset(self.make_examples(split, g))
         if self.train_batches is None:
             g = torch.Generator().manual_seed(self.seed * 1_000 + 3)
             self.train_batches = LengthBuckets(self.datasets["train"], self.batch_size, g)

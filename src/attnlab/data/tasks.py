@@ -35,14 +35,14 @@ def decoder_inputs(tgt: Tensor) -> Tensor:
     return torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], dim=1)
 
 
-def decode(tokens: Tensor | list[int]) -> list[str]:
+def decode(tokens: Tensor | list[int], vocab: tuple[str, ...] = VOCAB) -> list[str]:
     """Token ids to their symbols, stopping at EOS and skipping PAD and BOS."""
     out = []
     for t in (tokens.tolist() if isinstance(tokens, Tensor) else tokens):
         if t == EOS:
             break
         if t not in (PAD, BOS):
-            out.append(VOCAB[t])
+            out.append(vocab[t])
     return out
 
 
