@@ -84,6 +84,8 @@ BAD = {
     "model=transformer heads=h16 model.net.d_model=24": "model.net.num_heads=16: must divide",
     "model=transformer length=len64 model.net.max_len=100": "model.net.max_len=100: must be an",
     "model=transformer model.net.norm=batch": "model.net.norm='batch': choose one of post, pre, rms, none",
+    "data=dates data.locales=[xx_YY]": "data.locales[0]='xx_YY': is not a locale Babel knows",
+    "data=dates data.formats=[]": "data.formats=[]: must be a non-empty list",
 }
 
 

@@ -93,3 +93,18 @@ def test_a_bf16_transformer_run_draws_every_layer_and_head(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert "test/exact_match@len=9" in metrics
     assert math.isfinite(metrics["test/loss"]) and math.isfinite(metrics["val/exact_match"])
+
+
+def test_a_dates_run_plots_characters_of_its_own_vocabulary(tmp_path):
+    run_dir = tmp_path / "run"
+    tiny = [o for o in TINY if o.startswith(("trainer.", "model.", "~"))]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "data=dates", *tiny, "data.train_size=256",
+         "data.val_size=64", "data.test_size=64", "logger=none", f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((run_dir / "plots").glob("alignment_step*.png"))) == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0 <= metrics["test/exact_match"] <= 1
+    assert any(k.startswith("test/exact_match@len=") for k in metrics)  # by source length

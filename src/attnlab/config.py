@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -74,6 +75,19 @@ def _choice(cfg: DictConfig, key: str, allowed: Iterable[Any]) -> Any:
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError on the first value that cannot work. Runs before anything is built."""
+    _parameters_exist(cfg, "data")
+    for key in ("train_size", "val_size", "test_size", "batch_size"):
+        _int(cfg, f"data.{key}", 1)
+    if str(OmegaConf.select(cfg, "data._target_")).endswith("DatesDataModule"):
+        longest = _validate_dates(cfg)
+    else:
+        longest = _validate_sequences(cfg)
+    _validate_model(cfg, longest)
+    _int(cfg, "trainer.max_steps", 1)
+
+
+def _validate_sequences(cfg: DictConfig) -> int:
+    """-> the longest source length."""
     task = _choice(cfg, "data.task", TASKS)
     min_len = _int(cfg, "data.min_len", MIN_LENGTH[task])
     max_len = _int(cfg, "data.max_len", 1)
@@ -85,12 +99,27 @@ def validate(cfg: DictConfig) -> None:
     for i in range(len(test_lengths)):
         if _int(cfg, f"data.test_lengths[{i}]", MIN_LENGTH[task]) > MAX_LENGTH:
             raise ConfigError(f"data.test_lengths[{i}]", test_lengths[i], f"must be <= {MAX_LENGTH}")
-    for key in ("train_size", "val_size", "test_size", "batch_size"):
-        _int(cfg, f"data.{key}", 1)
+    return max(max_len, *test_lengths)
 
+
+def _validate_dates(cfg: DictConfig) -> int:
+    """-> a bound on the source length (the longest full-format date is about 30 characters)."""
+    for key in ("data.formats", "data.locales"):
+        value = OmegaConf.select(cfg, key)
+        if not OmegaConf.is_list(value) or not value:
+            raise ConfigError(key, value, "must be a non-empty list")
+    for i, locale in enumerate(cfg.data.locales):
+        try:
+            Locale.parse(locale)
+        except (ValueError, UnknownLocaleError):
+            allowed = "is not a locale Babel knows (e.g. en_US, fr_FR)"
+            raise ConfigError(f"data.locales[{i}]", locale, allowed) from None
+    return 64
+
+
+def _validate_model(cfg: DictConfig, longest: int) -> None:
     _parameters_exist(cfg, "model.net")
     target = str(OmegaConf.select(cfg, "model.net._target_"))
-    longest = max(max_len, *test_lengths)
     if target.endswith("TransformerLM"):  # source and target share one sequence
         _validate_transformer(cfg, 2 * longest, ("num_layers", "d_ff"))
     elif target.endswith("Transformer"):
@@ -101,7 +130,6 @@ def validate(cfg: DictConfig) -> None:
     lr = OmegaConf.select(cfg, "model.optimizer.lr")
     if not isinstance(lr, (int, float)) or lr <= 0:
         raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")
-    _int(cfg, "trainer.max_steps", 1)
 
 
 def _validate_rnn(cfg: DictConfig) -> None:

@@ -1,0 +1,87 @@
+"""A translation task with visible alignments: human-readable dates -> ISO YYYY-MM-DD.
+
+Dates are rendered by Babel's CLDR formatting in several formats and locales ("3 May 1979",
+"Thursday, May 3, 1979", "03.05.79", "jeudi 3 mai 1979", "Donnerstag, 3. Mai 1979", ...), at the
+character level. Year, month and day characters of the output have to find the matching
+characters of the input, as words do in the lecture's English-French figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import cache
+
+import torch
+from babel.dates import format_date
+
+from attnlab.data.datamodule import SequenceDataModule
+from attnlab.data.tasks import EOS, PAD, SPECIALS, Examples
+
+LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE")
+FORMATS = ("short", "medium", "long", "full", "d MMM y", "EEEE d MMMM y", "dd.MM.yy", "EEE d MMM yy")
+FIRST_DAY = dt.date(1950, 1, 1)
+DAYS = (dt.date(2049, 12, 31) - FIRST_DAY).days + 1
+
+
+def render(day: int, fmt: str, locale: str) -> str:
+    """The date FIRST_DAY + day in one format and locale."""
+    return format_date(FIRST_DAY + dt.timedelta(days=day), fmt, locale=locale)
+
+
+@cache
+def vocabulary(formats: tuple[str, ...] = FORMATS, locales: tuple[str, ...] = LOCALES) -> tuple[str, ...]:
+    """Every character these formats and locales can produce (a leap year covers every month,
+    weekday and digit), after the special tokens; the digits and '-' of ISO dates included."""
+    chars = set("0123456789-")
+    for day in range(366 * 40, 366 * 41 + 1):  # 1990
+        for fmt in formats:
+            for locale in locales:
+                chars.update(render(day, fmt, locale))
+    return SPECIALS + tuple(sorted(chars))
+
+
+def encode(texts: Sequence[str], vocab: tuple[str, ...], eos: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Strings -> PAD-padded ids (N, L) and lengths (N,), with EOS appended if asked."""
+    index = {ch: i for i, ch in enumerate(vocab)}
+    rows = [[index[ch] for ch in text] + ([EOS] if eos else []) for text in texts]
+    lengths = torch.tensor([len(r) for r in rows])
+    ids = torch.full((len(rows), int(lengths.max())), PAD, dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+    return ids, lengths
+
+
+class DatesDataModule(SequenceDataModule):
+    """Dates in ``formats`` x ``locales`` -> ISO dates; seeded like every attnlab task."""
+
+    def __init__(
+        self,
+        formats: Sequence[str] = FORMATS,
+        locales: Sequence[str] = LOCALES,
+        train_size: int = 20_000,
+        val_size: int = 1_000,
+        test_size: int = 1_000,
+        batch_size: int = 64,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            task="dates", train_size=train_size, val_size=val_size, test_size=test_size,
+            batch_size=batch_size, seed=seed,
+        )
+        self.formats, self.locales = tuple(formats), tuple(locales)
+        self.vocab = vocabulary(self.formats, self.locales)
+        self.test_lengths = []  # exact match is still broken down by source length
+
+    def make_examples(self, split: str, g: torch.Generator) -> Examples:
+        n = self.sizes[split]
+        days = torch.randint(0, DAYS, (n,), generator=g).tolist()
+        fmts = torch.randint(0, len(self.formats), (n,), generator=g).tolist()
+        locs = torch.randint(0, len(self.locales), (n,), generator=g).tolist()
+        picks = zip(days, fmts, locs, strict=True)
+        sources = [render(day, self.formats[f], self.locales[loc]) for day, f, loc in picks]
+        targets = [(FIRST_DAY + dt.timedelta(days=d)).isoformat() for d in days]
+        order = sorted(range(n), key=lambda i: len(sources[i]))  # sorted: little padding
+        src, src_len = encode([sources[i] for i in order], self.vocab, eos=False)
+        tgt, tgt_len = encode([targets[i] for i in order], self.vocab, eos=True)
+        return Examples(src, src_len, tgt, tgt_len)
