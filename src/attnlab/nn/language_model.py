@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from attnlab.nn.attention import additive_mask
 from attnlab.nn.decoding import IncrementalDecoder
-from attnlab.nn.transformer import EncoderBlock, PositionalEncoding, _norm
+from attnlab.nn.transformer import EncoderBlock, PositionalEncoding, _embedding, _norm
 
 
 class CausalBlock(EncoderBlock):
@@ -62,7 +62,7 @@ class TransformerLM(IncrementalDecoder):
     ) -> None:
         super().__init__()
         self.d_model = d_model
-        self.embed = nn.Embedding(vocab_size, d_model)
+        self.embed = _embedding(vocab_size, d_model)
         self.positions = PositionalEncoding(positional, d_model, max_len)
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(

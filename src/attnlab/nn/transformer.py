@@ -31,6 +31,15 @@ def _norm(kind: str, d_model: int) -> nn.Module:
     return {"rms": nn.RMSNorm, "none": lambda d: nn.Identity()}.get(kind, nn.LayerNorm)(d_model)
 
 
+def _embedding(vocab_size: int, d_model: int) -> nn.Embedding:
+    """Token embeddings with std d_model^-1/2: scaled by sqrt(d_model) in the forward pass they
+    have unit variance, the size of the positional encodings, so that positions are not drowned
+    (nn.Embedding's N(0, 1) times sqrt(d_model) would outweigh them sqrt(d_model) to 1)."""
+    embedding = nn.Embedding(vocab_size, d_model)
+    nn.init.normal_(embedding.weight, std=d_model**-0.5)
+    return embedding
+
+
 class Residual(nn.Module):
     """The residual connection around one sublayer, with the norm before or after it."""
 
@@ -193,7 +202,7 @@ class Transformer(IncrementalDecoder):
     ) -> None:
         super().__init__()
         self.d_model = d_model
-        self.embed = nn.Embedding(vocab_size, d_model)
+        self.embed = _embedding(vocab_size, d_model)
         self.positions = PositionalEncoding(positional, d_model, max_len)
         self.dropout = nn.Dropout(dropout)
         block = (d_model, num_heads, d_ff, dropout, norm, scaled)
