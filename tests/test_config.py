@@ -15,8 +15,18 @@ from omegaconf import OmegaConf
 from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ["data", "model", "length", "trainer", "logger", "callbacks", "experiment", "norm", "heads",
-          "schedule"]
+GROUPS = [
+    "data",
+    "model",
+    "length",
+    "trainer",
+    "logger",
+    "callbacks",
+    "experiment",
+    "norm",
+    "heads",
+    "schedule",
+]
 NEEDS = {"norm": ["model=transformer"], "heads": ["model=transformer"]}  # Transformer axes
 
 
@@ -101,7 +111,10 @@ def test_bad_input_exits_before_training_with_one_line(overrides, tmp_path):
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *overrides.split(), f"hydra.run.dir={run_dir}"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -34,8 +34,10 @@ def test_targets_are_right_for_every_example(task, check):
 def test_add_numbers_have_no_leading_zeros_and_the_sum_may_carry():
     examples = generate("add", torch.full((3_000,), 9), torch.Generator().manual_seed(0))
     pairs = [_strings(examples, i) for i in range(3_000)]
-    assert all(len(a) == 4 and len(b) == 4 and a[0] != "0" and b[0] != "0" for a, b in
-               (s.split("+") for s, _ in pairs))
+    assert all(
+        len(a) == 4 and len(b) == 4 and a[0] != "0" and b[0] != "0"
+        for a, b in (s.split("+") for s, _ in pairs)
+    )
     sum_lengths = {len(t) for _, t in pairs}
     assert sum_lengths == {4, 5}  # with and without a final carry
 
@@ -51,8 +53,16 @@ def test_padding_and_eos():
 
 def test_same_seed_same_data_and_other_seed_other_data():
     def data(seed):
-        dm = SequenceDataModule(task="sort", min_len=3, max_len=12, test_lengths=[6, 20],
-                                train_size=500, val_size=100, test_size=50, seed=seed)
+        dm = SequenceDataModule(
+            task="sort",
+            min_len=3,
+            max_len=12,
+            test_lengths=[6, 20],
+            train_size=500,
+            val_size=100,
+            test_size=50,
+            seed=seed,
+        )
         dm.setup()
         return dm
 
@@ -74,8 +84,16 @@ def test_global_rng_does_not_change_the_data():
 
 
 def test_lengths_and_batches():
-    dm = SequenceDataModule(task="copy", min_len=4, max_len=9, test_lengths=[5, 18],
-                            train_size=1_000, val_size=200, test_size=30, batch_size=32)
+    dm = SequenceDataModule(
+        task="copy",
+        min_len=4,
+        max_len=9,
+        test_lengths=[5, 18],
+        train_size=1_000,
+        val_size=200,
+        test_size=30,
+        batch_size=32,
+    )
     dm.setup()
     train_lengths = dm.datasets["train"].examples.src_len
     assert train_lengths.min() == 4 and train_lengths.max() == 9

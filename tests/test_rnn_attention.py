@@ -49,8 +49,9 @@ def test_additive_score_is_bahdanaus_equation():
     W, U, v = attention.W.weight, attention.U.weight, attention.v.weight[0]
     e = torch.stack(
         [
-            torch.stack([v @ torch.tanh(W @ query[b] + U @ states[b, i] + attention.U.bias)
-                         for i in range(S)])
+            torch.stack(
+                [v @ torch.tanh(W @ query[b] + U @ states[b, i] + attention.U.bias) for i in range(S)]
+            )
             for b in range(B)
         ]
     )

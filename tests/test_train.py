@@ -31,7 +31,10 @@ def test_a_short_run_leaves_plots_metrics_checkpoint_and_an_offline_wandb_run(tm
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *TINY, f"hydra.run.dir={run_dir}"],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         env={**os.environ, "WANDB_MODE": "offline"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -62,9 +65,18 @@ def test_a_job_that_fails_says_why_in_error_txt(tmp_path):
         pytest.skip("this machine has a GPU, so trainer=gpu does not fail")
     run_dir = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *TINY, "trainer=gpu", "logger=none",
-         f"hydra.run.dir={run_dir}"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *TINY,
+            "trainer=gpu",
+            "logger=none",
+            f"hydra.run.dir={run_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode != 0
     assert not (run_dir / "metrics.json").exists()
@@ -75,20 +87,37 @@ def test_a_job_that_fails_says_why_in_error_txt(tmp_path):
 
 def test_a_bf16_transformer_run_draws_every_layer_and_head(tmp_path):
     run_dir = tmp_path / "run"
-    transformer = ["model=transformer", "model.net.d_model=16", "model.net.num_heads=2", "model.net.d_ff=32",
-                   "model.net.num_encoder_layers=1", "model.net.num_decoder_layers=2",
-                   "trainer.precision=bf16-mixed"]
+    transformer = [
+        "model=transformer",
+        "model.net.d_model=16",
+        "model.net.num_heads=2",
+        "model.net.d_ff=32",
+        "model.net.num_encoder_layers=1",
+        "model.net.num_decoder_layers=2",
+        "trainer.precision=bf16-mixed",
+    ]
     tiny = [o for o in TINY if not o.startswith("model.")]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *tiny, *transformer, "logger=none",
-         f"hydra.run.dir={run_dir}"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *tiny,
+            *transformer,
+            "logger=none",
+            f"hydra.run.dir={run_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
     assert plots == [
-        "alignment_step000006.png", "alignment_step000012.png",
-        "attention_heads_step000006.png", "attention_heads_step000012.png",
+        "alignment_step000006.png",
+        "alignment_step000012.png",
+        "attention_heads_step000006.png",
+        "attention_heads_step000012.png",
     ]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert "test/exact_match@len=9" in metrics
@@ -99,9 +128,21 @@ def test_a_dates_run_plots_characters_of_its_own_vocabulary(tmp_path):
     run_dir = tmp_path / "run"
     tiny = [o for o in TINY if o.startswith(("trainer.", "model.", "~"))]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "data=dates", *tiny, "data.train_size=256",
-         "data.val_size=64", "data.test_size=64", "logger=none", f"hydra.run.dir={run_dir}"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "data=dates",
+            *tiny,
+            "data.train_size=256",
+            "data.val_size=64",
+            "data.test_size=64",
+            "logger=none",
+            f"hydra.run.dir={run_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((run_dir / "plots").glob("alignment_step*.png"))) == 2

@@ -71,8 +71,12 @@ def accuracy_vs_length_figure(
         k = seen[family] = seen.get(family, -1) + 1
         lengths = sorted(points)
         ax.plot(
-            lengths, [points[n] for n in lengths], label=label, color=colors[family],
-            marker="osd^v<>p*h"[k % 10], linestyle=("-", "--", ":", "-.")[k % 4],
+            lengths,
+            [points[n] for n in lengths],
+            label=label,
+            color=colors[family],
+            marker="osd^v<>p*h"[k % 10],
+            linestyle=("-", "--", ":", "-.")[k % 4],
         )
     ax.set_xlabel("test input length")
     ax.set_ylabel(ylabel)

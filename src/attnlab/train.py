@@ -1,12 +1,13 @@
 """Entry point: compose the config, instantiate everything from it, fit, test, write metrics.
 
-    python train.py                          # the default experiment
-    python train.py -m experiment=bottleneck # a Hydra multirun
+python train.py                          # the default experiment
+python train.py -m experiment=bottleneck # a Hydra multirun
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,11 +17,14 @@ import hydra
 import lightning as L
 from hydra._internal.utils import get_args_parser
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
+from attnlab.distributed import job_environment
+from attnlab.resume import LAST_CHECKPOINT, expand_resume, wandb_run_id
 
 
 def _flat(cfg: DictConfig) -> dict[str, Any]:
@@ -38,15 +42,22 @@ def _flat(cfg: DictConfig) -> dict[str, Any]:
     return flat
 
 
-def _run_identity() -> dict[str, Any]:
-    """Name and tags for the dashboard, from the overrides and the chosen group options."""
+def _run_identity(experiment_name: str) -> dict[str, Any]:
+    """Group, name and tags for the dashboard. The group gathers one sweep's runs: the
+    experiment's name and the W&B sweep id or the multirun's timestamp."""
     hydra_cfg = HydraConfig.get()
+    group = experiment_name
+    if sweep_id := os.environ.get("WANDB_SWEEP_ID"):
+        group = f"{experiment_name}-sweep-{sweep_id}"
+    elif hydra_cfg.mode == RunMode.MULTIRUN:
+        group = f"{experiment_name}-{Path(hydra_cfg.sweep.dir).name}"
     choices = hydra_cfg.runtime.choices
     overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("experiment=")]
     groups = ("model", "data", "length")
     tags = [f"{group}={choices[group]}" for group in groups if choices.get(group)]
     tags += [o for o in overrides if o.split("=", 1)[0] not in groups]  # swept values too
-    return {"name": ",".join(overrides) or choices.get("model"), "tags": [t[:64] for t in tags]}
+    name = ",".join(overrides) or choices.get("model")
+    return {"group": group, "name": name, "tags": [t[:64] for t in tags]}
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
@@ -54,8 +65,10 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     for logger_cfg in (cfg.get("logger") or {}).values():
         extra = {}
         if logger_cfg._target_.endswith("WandbLogger"):
-            identity = _run_identity()
+            identity = _run_identity(cfg.experiment_name)
             extra = {k: v for k, v in identity.items() if logger_cfg.get(k) is None}
+            if cfg.resume and (run_id := wandb_run_id(Path(cfg.resume))):
+                extra.update(id=run_id, resume="allow")  # the same run in the dashboard
         loggers.append(instantiate(logger_cfg, **extra))
     return loggers
 
@@ -78,7 +91,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(_flat(cfg))
 
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(
+        model, datamodule=datamodule, ckpt_path=Path(cfg.resume, LAST_CHECKPOINT) if cfg.resume else None
+    )
     fit_seconds = time.perf_counter() - started  # wall clock, for comparisons such as RMSNorm's
     best = trainer.checkpoint_callback
     monitored = {}
@@ -101,7 +116,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def _hydra_main(cfg: DictConfig) -> float | None:
     validate(cfg)
     try:
-        metrics = train(cfg)
+        with job_environment():  # the next job of a sweep starts from a clean process
+            metrics = train(cfg)
     except Exception as error:  # the report lists the job as failed, with this line
         root = error
         while root.__cause__ is not None:  # e.g. Hydra's InstantiationException wraps the real one
@@ -117,7 +133,13 @@ def main() -> None:
     args = get_args_parser().parse_args(sys.argv[1:])
     if not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion):
         try:
-            check_overrides(args.overrides)
+            overrides = expand_resume(args.overrides)
+            if overrides != args.overrides:
+                if args.multirun:
+                    raise ConfigError("resume", None, "continues one run; drop -m/--multirun")
+                flags = [a for a in sys.argv[1:] if a not in args.overrides]
+                sys.argv = [sys.argv[0], *flags, *overrides]
+            check_overrides(overrides)
         except ConfigError as error:
             print(f"attnlab: invalid config: {error}", file=sys.stderr)
             sys.exit(2)

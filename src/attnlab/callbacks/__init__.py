@@ -1,5 +1,6 @@
-"""Lightning callbacks: attention plots."""
+"""Lightning callbacks: attention plots, random state for exact resumes."""
 
 from attnlab.callbacks.alignment import AlignmentPlot
+from attnlab.callbacks.random_state import RandomState
 
-__all__ = ["AlignmentPlot"]
+__all__ = ["AlignmentPlot", "RandomState"]

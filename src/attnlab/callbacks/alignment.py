@@ -61,7 +61,9 @@ class AlignmentPlot(L.Callback):
         source = [vocab[t] for t in src[0].tolist()]
         target = [vocab[t] for t in tgt_in[0].tolist()]
         labels = {
-            "encoder self": (source, source), "decoder self": (target, target), "cross": (target, source)
+            "encoder self": (source, source),
+            "decoder self": (target, target),
+            "cross": (target, source),
         }
         return head_grid_figure(maps, labels)
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from attnlab.data.tasks import VOCAB, Examples, generate
 
@@ -47,8 +47,8 @@ class LengthBuckets(Dataset):
     """Item i is a whole batch whose examples have (nearly) the same source length.
 
     Batches are cut from the examples sorted by length (ties in random order), so a batch pads
-    little and an RNN step costs what its length needs. The loader shuffles the batch order
-    every epoch; under DDP, Lightning's distributed sampler shards the batches across ranks.
+    little and an RNN step costs what its length needs. `ResumableSampler` shuffles and shards
+    the batch order.
     """
 
     def __init__(self, dataset: SequenceDataset, batch_size: int, generator: torch.Generator) -> None:
@@ -63,6 +63,25 @@ class LengthBuckets(Dataset):
 
     def __getitem__(self, index: int) -> Batch:
         return self.dataset.__getitems__(self.batches[index].tolist())
+
+
+class ResumableSampler(DistributedSampler):
+    """The batch order of an epoch: a permutation drawn from (seed, epoch), sharded across ranks.
+
+    It is a `DistributedSampler`, so Lightning sets its epoch and leaves it in place under DDP,
+    and the order depends on nothing but the seed and the epoch. ``start`` skips the batches of
+    the first epoch that a resumed run has already trained on, so the run continues with the
+    batch it would have seen next.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int, seed: int, start: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.start = start
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        start, self.start = self.start, 0  # only the epoch that a resumed run re-enters is partial
+        return iter(indices[start:])
 
 
 def _batch_as_is(batch: Batch) -> Batch:
@@ -125,7 +144,17 @@ class SequenceDataModule(L.LightningDataModule):
         return DataLoader(self.datasets[split], batch_size=self.batch_size, collate_fn=_batch_as_is)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_batches, batch_size=None, shuffle=True, collate_fn=_batch_as_is)
+        world, rank, epoch, start = 1, 0, 0, 0
+        if (trainer := self.trainer) is not None:
+            world, rank = trainer.world_size, trainer.global_rank
+            # A resumed run (global_step > 0 here) re-enters its epoch where it left it: every
+            # epoch has the same number of batches, so the step count says where that is. The
+            # epoch is set here because Lightning draws the first batch before it sets the epoch.
+            per_rank = -(-len(self.train_batches) // world)
+            epoch, start = divmod(trainer.global_step * trainer.accumulate_grad_batches, per_rank)
+        sampler = ResumableSampler(self.train_batches, world, rank, seed=self.seed, start=start)
+        sampler.set_epoch(epoch)
+        return DataLoader(self.train_batches, batch_size=None, sampler=sampler, collate_fn=_batch_as_is)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")

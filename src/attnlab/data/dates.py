@@ -66,8 +66,12 @@ class DatesDataModule(SequenceDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__(
-            task="dates", train_size=train_size, val_size=val_size, test_size=test_size,
-            batch_size=batch_size, seed=seed,
+            task="dates",
+            train_size=train_size,
+            val_size=val_size,
+            test_size=test_size,
+            batch_size=batch_size,
+            seed=seed,
         )
         self.formats, self.locales = tuple(formats), tuple(locales)
         self.vocab = vocabulary(self.formats, self.locales)

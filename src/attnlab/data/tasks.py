@@ -38,7 +38,7 @@ def decoder_inputs(tgt: Tensor) -> Tensor:
 def decode(tokens: Tensor | list[int], vocab: tuple[str, ...] = VOCAB) -> list[str]:
     """Token ids to their symbols, stopping at EOS and skipping PAD and BOS."""
     out = []
-    for t in (tokens.tolist() if isinstance(tokens, Tensor) else tokens):
+    for t in tokens.tolist() if isinstance(tokens, Tensor) else tokens:
         if t == EOS:
             break
         if t not in (PAD, BOS):

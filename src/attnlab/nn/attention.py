@@ -76,8 +76,15 @@ class MultiHeadAttention(nn.Module):
         return x.view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # (B, h, L, d_k)
 
     def _mask(
-        self, B: int, T: int, S: int, key_padding_mask: Tensor | None, attn_mask: Tensor | None,
-        is_causal: bool, dtype: torch.dtype, device: torch.device,
+        self,
+        B: int,
+        T: int,
+        S: int,
+        key_padding_mask: Tensor | None,
+        attn_mask: Tensor | None,
+        is_causal: bool,
+        dtype: torch.dtype,
+        device: torch.device,
     ) -> Tensor | None:
         """All masks merged into one additive (B|1, h|1, T, S) mask, or None."""
         masks = []
@@ -115,14 +122,22 @@ class MultiHeadAttention(nn.Module):
         q, k, v = self.project(query, key, value)
         # A causal mask alone goes to the kernel as is_causal, which needs no mask tensor.
         kernel_causal = is_causal and key_padding_mask is None and attn_mask is None and not need_weights
-        mask = None if kernel_causal else self._mask(
-            B, T, key.size(1), key_padding_mask, attn_mask, is_causal, q.dtype, q.device
+        mask = (
+            None
+            if kernel_causal
+            else self._mask(B, T, key.size(1), key_padding_mask, attn_mask, is_causal, q.dtype, q.device)
         )
         return self.attend(q, k, v, mask, kernel_causal, need_weights, average_attn_weights)
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, is_causal: bool = False,
-        need_weights: bool = False, average_attn_weights: bool = True,
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: Tensor | None = None,
+        is_causal: bool = False,
+        need_weights: bool = False,
+        average_attn_weights: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
         """Attention over projected heads: q (B, h, T, d_k), k and v (B, h, S, d_k), an additive
         mask (B|1, h|1, T, S) -> output (B, T, D) after W_o, and the weights when asked."""

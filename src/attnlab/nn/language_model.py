@@ -29,9 +29,7 @@ class CausalBlock(EncoderBlock):
         x = self.residual[0].after(x, y)
         return self.residual[1].after(x, self.feed_forward(self.residual[1].before(x))), k, v
 
-    def step(
-        self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def step(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """One new position x (B, 1, D) after cached K, V (B, h, P, d_k); mask (B, 1, 1, P + 1)
         hides the prompt's padding -> x, the longer K and V, and the weights (B, h, 1, P + 1)."""
         h = self.residual[0].before(x)

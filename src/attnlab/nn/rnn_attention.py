@@ -23,9 +23,7 @@ class RNNAttention(nn.Module):
     def score(self, query: Tensor, keys: Tensor) -> Tensor:  # (B, Dq), (B, S, Dk) -> (B, S)
         raise NotImplementedError
 
-    def forward(
-        self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """query (B, Dq), keys from ``project_keys`` (B, S, Dk), values (B, S, Dv), mask (B, S)
         True at valid positions -> context (B, Dv), alignment (B, S) with exact zeros on padding.
         """

@@ -102,7 +102,12 @@ class EncoderBlock(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         h = self.residual[0].before(x)
         y, weights = self.attention(
-            h, h, h, key_padding_mask=padding, is_causal=is_causal, need_weights=need_weights,
+            h,
+            h,
+            h,
+            key_padding_mask=padding,
+            is_causal=is_causal,
+            need_weights=need_weights,
             average_attn_weights=False,
         )
         x = self.residual[0].after(x, y)
@@ -123,8 +128,11 @@ class DecoderCache:
         """The rows of ``index`` (beams that survive), in that order."""
         pick = lambda t: None if t is None else t.index_select(0, index)  # noqa: E731
         return DecoderCache(
-            pick(self.memory_k), pick(self.memory_v), pick(self.memory_mask),
-            [pick(k) for k in self.self_k], [pick(v) for v in self.self_v],
+            pick(self.memory_k),
+            pick(self.memory_v),
+            pick(self.memory_mask),
+            [pick(k) for k in self.self_k],
+            [pick(v) for v in self.self_v],
         )
 
 
@@ -148,7 +156,11 @@ class DecoderBlock(nn.Module):
         x = self.residual[0].after(x, y)
         h = self.residual[1].before(x)
         y, cross_weights = self.cross_attention(
-            h, memory, memory, key_padding_mask=memory_padding, need_weights=need_weights,
+            h,
+            memory,
+            memory,
+            key_padding_mask=memory_padding,
+            need_weights=need_weights,
             average_attn_weights=False,
         )
         x = self.residual[1].after(x, y)
@@ -173,8 +185,12 @@ class DecoderBlock(nn.Module):
         h = self.residual[1].before(x)
         q = self.cross_attention.project_query(h)
         y, cross_weights = self.cross_attention.attend(
-            q, cache.memory_k, cache.memory_v, cache.memory_mask,
-            need_weights=True, average_attn_weights=False,
+            q,
+            cache.memory_k,
+            cache.memory_v,
+            cache.memory_mask,
+            need_weights=True,
+            average_attn_weights=False,
         )
         x = self.residual[1].after(x, y)
         x = self.residual[2].after(x, self.feed_forward(self.residual[2].before(x)))
