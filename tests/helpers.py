@@ -59,4 +59,6 @@ def train_py(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpr
     """Run train.py with these arguments in a subprocess (one thread per process, W&B offline)."""
     env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
     command = [sys.executable, str(ROOT / "train.py"), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd, env=env)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd, env=env
+    )

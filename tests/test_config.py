@@ -122,12 +122,19 @@ def test_bad_input_exits_before_training_with_one_line(overrides, tmp_path):
     assert not run_dir.exists()  # nothing was built, nothing trained
 
 
-def test_every_wandb_sweep_combination_composes():
-    sweep = yaml.safe_load((ROOT / "sweep.yaml").read_text())  # W&B's ${...} are not OmegaConf's
+def _sweep_values(spec: dict) -> list:
+    if "values" in spec:
+        return spec["values"]
+    if "value" in spec:
+        return [spec["value"]]
+    return [spec["min"], spec["max"]]  # a distribution: its ends
+
+
+@pytest.mark.parametrize("path", ["sweep.yaml", *sorted(p.name for p in (ROOT / "sweeps").glob("*.yaml"))])
+def test_every_wandb_sweep_combination_composes(path):
+    sweep = yaml.safe_load(((ROOT if path == "sweep.yaml" else ROOT / "sweeps") / path).read_text())
     assert sweep["command"] == ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}"]
-    axes = []
-    for key, spec in sweep["parameters"].items():
-        values = spec["values"] if "values" in spec else [spec["value"]]
-        axes.append([f"{key}={value}" for value in values])
+    assert sweep["program"] == "train.py" and sweep["metric"]["name"] == "val/exact_match"
+    axes = [[f"{key}={value}" for value in _sweep_values(spec)] for key, spec in sweep["parameters"].items()]
     for combination in itertools.product(*axes):
         check_overrides(list(combination))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import torch
-from helpers import TINY, train_py
 
 from attnlab.data.datamodule import ResumableSampler
 from attnlab.resume import wandb_run_id
+from helpers import TINY, train_py
 
 # 7 batches an epoch, a checkpoint every 5 steps: step 10 is in the middle of the second epoch.
 RUN = [o for o in TINY if not o.startswith(("trainer.", "data.train_size"))]

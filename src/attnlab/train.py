@@ -15,6 +15,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra._internal.utils import get_args_parser
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -78,9 +79,21 @@ def write_metrics(path: Path, metrics: dict[str, float]) -> None:
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
+def _share_cores_between_parallel_jobs() -> None:
+    """hydra/launcher=joblib runs n_jobs trainings at once: give each its share of the cores, as
+    torch's default (every core in every job) oversubscribes them and slows all jobs down."""
+    launcher = HydraConfig.get().launcher
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return
+    cores = os.cpu_count() or 1
+    n_jobs = launcher.n_jobs if launcher.n_jobs > 0 else cores + 1 + launcher.n_jobs  # joblib's -1
+    torch.set_num_threads(max(1, cores // max(1, n_jobs)))
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the configured model; returns the final test metrics and the best value of
     the monitored validation metric."""
+    _share_cores_between_parallel_jobs()
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, net={"vocab_size": datamodule.vocab_size})
@@ -91,15 +104,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(_flat(cfg))
 
     started = time.perf_counter()
-    trainer.fit(
-        model, datamodule=datamodule, ckpt_path=Path(cfg.resume, LAST_CHECKPOINT) if cfg.resume else None
-    )
+    resume_from = Path(cfg.resume, LAST_CHECKPOINT) if cfg.resume else None
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     fit_seconds = time.perf_counter() - started  # wall clock, for comparisons such as RMSNorm's
     best = trainer.checkpoint_callback
     monitored = {}
     if best is not None and best.best_model_score is not None:  # test() clears callback_metrics
         monitored = {best.monitor: float(best.best_model_score)}
-    trainer.test(model, datamodule=datamodule, ckpt_path="best" if monitored else None)
+    trainer.test(
+        model, datamodule=datamodule, ckpt_path=best.best_model_path if monitored else None, weights_only=True
+    )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     metrics.update(monitored, **{"time/fit_seconds": fit_seconds})
 
