@@ -108,11 +108,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     fit_seconds = time.perf_counter() - started  # wall clock, for comparisons such as RMSNorm's
     best = trainer.checkpoint_callback
-    monitored = {}
-    if best is not None and best.best_model_score is not None:  # test() clears callback_metrics
-        monitored = {best.monitor: float(best.best_model_score)}
+    # test() clears callback_metrics: keep the last validation's values (val/loss, the in-range
+    # analogue of the papers' perplexity) and the best value of the monitored metric now.
+    monitored = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    if best is not None and best.best_model_score is not None:
+        monitored[best.monitor] = float(best.best_model_score)
     trainer.test(
-        model, datamodule=datamodule, ckpt_path=best.best_model_path if monitored else None, weights_only=True
+        model,
+        datamodule=datamodule,
+        ckpt_path=best.best_model_path if best and best.best_model_path else None,
+        weights_only=True,
     )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     metrics.update(monitored, **{"time/fit_seconds": fit_seconds})
