@@ -84,6 +84,8 @@ def validate(cfg: DictConfig) -> None:
         longest = _validate_sequences(cfg)
     _validate_model(cfg, longest)
     _int(cfg, "trainer.max_steps", 1)
+    if not isinstance(OmegaConf.select(cfg, "trainer.skip_nonfinite", default=False), bool):
+        raise ConfigError("trainer.skip_nonfinite", cfg.trainer.skip_nonfinite, "must be true or false")
 
 
 def _validate_sequences(cfg: DictConfig) -> int:

@@ -23,6 +23,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from attnlab.callbacks import FiniteLoss
 from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
 from attnlab.distributed import job_environment
 from attnlab.resume import LAST_CHECKPOINT, expand_resume, wandb_run_id
@@ -74,6 +75,12 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return loggers
 
 
+def build_trainer(cfg: DictConfig, **kwargs: Any) -> L.Trainer:
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_cfg.pop("skip_nonfinite", None)  # attnlab's key, read by the FiniteLoss callback
+    return instantiate(trainer_cfg, **kwargs)
+
+
 def write_metrics(path: Path, metrics: dict[str, float]) -> None:
     record = dict(metrics, overrides=list(HydraConfig.get().overrides.task))
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -99,10 +106,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = instantiate(cfg.model, net={"vocab_size": datamodule.vocab_size})
     loggers = build_loggers(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    trainer = build_trainer(cfg, logger=loggers or False, callbacks=callbacks)
     for logger in loggers:
         logger.log_hyperparams(_flat(cfg))
 
+    try:
+        metrics = _fit_and_test(cfg, trainer, model, datamodule)
+    except BaseException:  # errors, Ctrl-C: close the W&B run now, marked failed
+        _finish_wandb(loggers, trainer, exit_code=1)
+        raise
+    if trainer.is_global_zero:
+        write_metrics(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+    _finish_wandb(loggers, trainer, summary=metrics)  # one W&B run per job, also in a multirun
+    return metrics
+
+
+def _fit_and_test(cfg: DictConfig, trainer: L.Trainer, model: L.LightningModule, datamodule) -> dict:
     started = time.perf_counter()
     resume_from = Path(cfg.resume, LAST_CHECKPOINT) if cfg.resume else None
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
@@ -120,15 +139,29 @@ def train(cfg: DictConfig) -> dict[str, float]:
         weights_only=True,
     )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    metrics.update(monitored, **{"time/fit_seconds": fit_seconds})
+    if (finite := next((c for c in trainer.callbacks if isinstance(c, FiniteLoss)), None)) and finite.skip:
+        metrics["train/skipped_nonfinite"] = finite.skipped
+    return {**metrics, **monitored, "time/fit_seconds": fit_seconds}
 
-    if trainer.is_global_zero:
-        write_metrics(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+
+def _finish_wandb(
+    loggers: list[Logger], trainer: L.Trainer, summary: dict | None = None, exit_code: int = 0
+) -> None:
     for logger in loggers:
         if isinstance(logger, WandbLogger) and trainer.is_global_zero:
-            logger.experiment.summary.update(metrics)
-            logger.experiment.finish()  # one W&B run per job, also inside a multirun
-    return metrics
+            if summary:
+                logger.experiment.summary.update(summary)
+            logger.experiment.finish(exit_code=exit_code)
+
+
+def _error_line(error: BaseException, run_dir: str) -> str:
+    """One line for error.txt and the report: the innermost cause and its first line."""
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):  # Lightning turns Ctrl-C into exit(1)
+        return f"Interrupted: stopped by a signal; continue with: python train.py resume={run_dir}"
+    root = error
+    while root.__cause__ is not None:  # e.g. Hydra's InstantiationException wraps the real one
+        root = root.__cause__
+    return f"{type(root).__name__}: {(str(root).strip().splitlines() or [''])[0]}"
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
@@ -137,12 +170,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     try:
         with job_environment():  # the next job of a sweep starts from a clean process
             metrics = train(cfg)
-    except Exception as error:  # the report lists the job as failed, with this line
-        root = error
-        while root.__cause__ is not None:  # e.g. Hydra's InstantiationException wraps the real one
-            root = root.__cause__
-        message = (str(root).strip().splitlines() or [""])[0]
-        Path(cfg.paths.output_dir, "error.txt").write_text(f"{type(root).__name__}: {message}\n")
+    except (Exception, KeyboardInterrupt, SystemExit) as error:  # the report lists the job as failed
+        Path(cfg.paths.output_dir, "error.txt").write_text(_error_line(error, cfg.paths.output_dir) + "\n")
         raise
     return metrics.get(cfg.optimized_metric)
 

@@ -1,6 +1,7 @@
-"""Lightning callbacks: attention plots, random state for exact resumes."""
+"""Lightning callbacks: attention plots, random state for exact resumes, non-finite losses."""
 
 from attnlab.callbacks.alignment import AlignmentPlot
+from attnlab.callbacks.finite_loss import FiniteLoss
 from attnlab.callbacks.random_state import RandomState
 
-__all__ = ["AlignmentPlot", "RandomState"]
+__all__ = ["AlignmentPlot", "FiniteLoss", "RandomState"]
