@@ -18,7 +18,7 @@ from helpers import ROOT, TINY, train_py
 
 # A run long enough to be stopped in the middle: 40 steps, a checkpoint every 5.
 LONG = [o for o in TINY if not o.startswith("trainer.")] + [
-    "trainer.max_steps=60",
+    "trainer.max_steps=40",
     "trainer.val_check_interval=5",
 ]
 
