@@ -3,8 +3,12 @@ one line that names the key and what is allowed."""
 
 from __future__ import annotations
 
+import functools
 import inspect
+import netrc
 import os
+import socket
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,42 @@ def _register_resolvers() -> None:
 _register_resolvers()
 
 
+# --- W&B online: credentials and a reachable server, checked before anything runs -------------
+
+
+@functools.lru_cache
+def _wandb_server_problem(base_url: str, has_key: bool) -> str | None:
+    """Why an online W&B run cannot start, or None. At most a 5-second connection attempt."""
+    url = urllib.parse.urlparse(base_url)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    if not has_key:
+        try:
+            has_key = netrc.netrc().authenticators(host) is not None
+        except (FileNotFoundError, netrc.NetrcParseError):
+            has_key = False
+    if not has_key:
+        return f"no W&B API key for {host} (wandb login, or WANDB_API_KEY)"
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as error:
+        return f"the W&B server {base_url} is unreachable ({error.strerror or error})"
+    return None
+
+
+def _validate_wandb(cfg: DictConfig) -> None:
+    for name, logger in (cfg.get("logger") or {}).items():
+        if logger and str(logger.get("_target_")).endswith("WandbLogger") and logger.get("offline") is False:
+            base_url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+            problem = _wandb_server_problem(base_url, bool(os.environ.get("WANDB_API_KEY")))
+            if problem:
+                raise ConfigError(
+                    f"logger.{name}.offline",
+                    False,
+                    f"{problem}; train offline instead (leave WANDB_MODE unset) and upload the run later "
+                    "with: wandb sync <run dir>/wandb/offline-run-*",
+                )
+
+
 # --- semantic checks ---------------------------------------------------------------------------
 
 
@@ -84,6 +124,7 @@ def validate(cfg: DictConfig) -> None:
         longest = _validate_sequences(cfg)
     _validate_model(cfg, longest)
     _int(cfg, "trainer.max_steps", 1)
+    _validate_wandb(cfg)
     if not isinstance(OmegaConf.select(cfg, "trainer.skip_nonfinite", default=False), bool):
         raise ConfigError("trainer.skip_nonfinite", cfg.trainer.skip_nonfinite, "must be true or false")
 
