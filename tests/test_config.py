@@ -96,6 +96,19 @@ BAD = {
     "model=transformer model.net.norm=batch": "model.net.norm='batch': choose one of post, pre, rms, none",
     "data=dates data.locales=[xx_YY]": "data.locales[0]='xx_YY': is not a locale Babel knows",
     "data=dates data.formats=[]": "data.formats=[]: must be a non-empty list",
+    "data.max_len=abc": "data.max_len='abc': must be an integer >= 1",
+    "data.max_len=2.5": "data.max_len=2.5: must be an integer >= 1",
+    "data.batch_size=0": "data.batch_size=0: must be an integer >= 1",
+    "data.test_lengths=[]": "data.test_lengths=[]: must be a non-empty list of integers",
+    "data.test_lengths=[8,100000]": "data.test_lengths[1]=100000: must be <= 4096",
+    "trainer.max_steps=-1": "trainer.max_steps=-1: must be an integer >= 1",
+    "trainer.skip_nonfinite=maybe": "trainer.skip_nonfinite='maybe': must be true or false",
+    "model.beam_size=0": "model.beam_size=0: must be an integer >= 1",
+    "model.net.dropout=1.5": "model.net.dropout=1.5: must be",
+    "model.optimizer.lr=fast": "model.optimizer.lr='fast': must be a number > 0",
+    "model=transformer model.net.positional=rotary": "model.net.positional='rotary': choose one of",
+    "trainer=tpu": "trainer='tpu': no such option; choose one of auto, cpu, ddp, ddp_cpu, default, gpu",
+    "experiment=nope": "experiment='nope': no such option; choose one of bottleneck, heads, norm, scaling",
 }
 
 

@@ -255,14 +255,32 @@ def _single_runs(overrides: list[str]) -> list[list[str]]:
     return runs
 
 
-def check_overrides(overrides: list[str]) -> None:
-    """Compose and validate what these command-line overrides give; raise ConfigError if bad."""
+def check_output_dir(overrides: list[str]) -> None:
+    """The run (or sweep) directory must be creatable and writable: fail now, not after setup."""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.lstrip("+~") not in ("hydra.run.dir", "hydra.sweep.dir") or "${" in value:
+            continue
+        path = Path(value.strip("'\"")).expanduser().absolute()
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            what = "is not a directory" if not existing.is_dir() else "is not writable"
+            raise ConfigError(
+                key.lstrip("+~"), value, f"cannot create the output directory: {existing} {what}"
+            )
+
+
+def check_overrides(overrides: list[str]) -> list[DictConfig]:
+    """Compose and validate what these command-line overrides give (each job of a sweep); raise
+    ConfigError if bad, else return the composed configs."""
+    check_output_dir(overrides)
     overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
     try:
         runs = _single_runs(overrides)
     except HydraException as error:
         message = str(error).strip().splitlines()[0]
         raise ConfigError("overrides", " ".join(overrides), message) from None
+    configs = []
     for run in runs:
         try:
             cfg = _compose(run)
@@ -276,3 +294,5 @@ def check_overrides(overrides: list[str]) -> None:
                 good.append(override)
             raise
         validate(cfg)
+        configs.append(cfg)
+    return configs

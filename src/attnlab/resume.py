@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from attnlab.config import ConfigError
 
@@ -45,3 +47,29 @@ def wandb_run_id(run_dir: Path) -> str | None:
     runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
     runs = [p for p in runs if p.is_dir() and not p.is_symlink()]
     return runs[-1].name.rsplit("-", 1)[1] if runs else None
+
+
+def check_checkpoint(cfg: DictConfig) -> None:
+    """Before training: ``resume``'s last.ckpt must load, and hold the weights of the model that
+    this config builds (same parameter names and shapes)."""
+    path = Path(cfg.resume, LAST_CHECKPOINT)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        weights = checkpoint["state_dict"]
+    except Exception as error:  # truncated, corrupt, not a checkpoint, unsafe pickle
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+        raise ConfigError(
+            "resume", cfg.resume, f"{LAST_CHECKPOINT} is not a readable checkpoint ({reason})"
+        ) from None
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, net={"vocab_size": datamodule.vocab_size})
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in weights.items()}
+    if found != expected:
+        differ = sorted(set(found) ^ set(expected)) or [n for n in expected if found[n] != expected[n]]
+        raise ConfigError(
+            "resume",
+            cfg.resume,
+            f"{LAST_CHECKPOINT} holds another model than {cfg.model.net._target_} as configured "
+            f"({len(differ)} parameters differ, e.g. {differ[0]})",
+        )

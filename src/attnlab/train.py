@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from attnlab.callbacks import FiniteLoss
 from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
 from attnlab.distributed import job_environment
-from attnlab.resume import LAST_CHECKPOINT, expand_resume, wandb_run_id
+from attnlab.resume import LAST_CHECKPOINT, check_checkpoint, expand_resume, wandb_run_id
 
 
 def _flat(cfg: DictConfig) -> dict[str, Any]:
@@ -187,7 +187,9 @@ def main() -> None:
                     raise ConfigError("resume", None, "continues one run; drop -m/--multirun")
                 flags = [a for a in sys.argv[1:] if a not in args.overrides]
                 sys.argv = [sys.argv[0], *flags, *overrides]
-            check_overrides(overrides)
+            configs = check_overrides(overrides)
+            if overrides != args.overrides:
+                check_checkpoint(configs[0])
         except ConfigError as error:
             print(f"attnlab: invalid config: {error}", file=sys.stderr)
             sys.exit(2)
