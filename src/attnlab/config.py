@@ -7,6 +7,7 @@ import functools
 import inspect
 import netrc
 import os
+import re
 import socket
 import urllib.parse
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from hydra.errors import HydraException
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
+from attnlab import schemas
 from attnlab.data.tasks import MIN_LENGTH, TASKS
 from attnlab.metrics import MAX_LENGTH
 from attnlab.nn.rnn_attention import SCORES
@@ -57,6 +59,7 @@ def _register_resolvers() -> None:
 
 
 _register_resolvers()
+schemas.register()  # the typed, closed nodes the YAML options build on
 
 
 # --- W&B online: credentials and a reachable server, checked before anything runs -------------
@@ -227,9 +230,26 @@ def _compose(overrides: list[str]) -> DictConfig:
         return compose("config", overrides=overrides)
 
 
+_TYPE_NAMES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
+
+
 def _composition_error(good: list[str], override: str, error: Exception) -> ConfigError:
     key = override.split("=", 1)[0].lstrip("+~")
     value = override.split("=", 1)[1] if "=" in override else None
+    chain, cause = [], error
+    while cause is not None:
+        chain.append(str(cause))
+        cause = cause.__cause__
+    text = "\n".join(chain)
+    if converted := re.search(r"could not be converted to (\w+)", text):  # a schema's type
+        return ConfigError(key, value, f"must be {_TYPE_NAMES.get(converted[1], converted[1])}")
+    if "is not a valid bool" in text:
+        return ConfigError(key, value, "must be true or false")
+    missing = re.search(r"Key '(\w+)' not in '(\w+)'\s+full_key: ([\w.]+)", text)
+    if missing and missing[3] != key:  # a group option sets a key that its target does not have
+        parent = missing[3].rpartition(".")[0]
+        target = OmegaConf.select(_compose(good), f"{parent}._target_") or missing[2]
+        return ConfigError(key, value, f"sets {missing[3]}, which {parent} ({target}) does not have")
     group_dir = CONF_DIR / key
     if group_dir.is_dir():  # a config group: its options are the YAML files in it
         options = ", ".join(sorted(p.stem for p in group_dir.glob("*.yaml")))
@@ -239,7 +259,7 @@ def _composition_error(good: list[str], override: str, error: Exception) -> Conf
     if OmegaConf.is_dict(node) and key.rpartition(".")[2] not in node:
         where = parent or "the top level"
         return ConfigError(key, None, f"no such key; {where} has {', '.join(map(str, node))}")
-    return ConfigError(key, value, str(error).strip().splitlines()[0])
+    return ConfigError(key, value, chain[0].strip().splitlines()[0])
 
 
 def _single_runs(overrides: list[str]) -> list[list[str]]:
