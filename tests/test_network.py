@@ -1,5 +1,5 @@
 """No network by default; online W&B without a server fails fast and says what to do; no secret
-is ever written to a run's files."""
+is ever written to a run's files, and a run's files stay in its directory."""
 
 from __future__ import annotations
 
@@ -70,15 +70,21 @@ def test_the_default_run_needs_no_network_at_all(tmp_path):
     assert list((run_dir / "wandb").glob("offline-run-*"))
 
 
-def test_no_api_key_is_written_to_any_file_of_a_run(tmp_path):
+def test_no_api_key_is_written_to_any_file_and_relative_paths_stay_in_the_run(tmp_path):
     secret = "0123456789abcdef" * 2 + "a1b2c3d4"  # 40 characters, like a W&B key
+    run_dir, cwd = tmp_path / "run", tmp_path / "cwd"
+    cwd.mkdir()
     os.environ["WANDB_API_KEY"] = secret
     try:
-        result = train_py(*TINY, f"hydra.run.dir={tmp_path}")
+        relative = ["callbacks.model_checkpoint.dirpath=ckpts", "logger.wandb.save_dir=dashboard"]
+        result = train_py(*TINY, *relative, f"hydra.run.dir={run_dir}", cwd=cwd)
     finally:
         del os.environ["WANDB_API_KEY"]
     assert result.returncode == 0, result.stderr[-3000:]
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert list(cwd.iterdir()) == []  # nothing lands where the command was started
+    assert list((run_dir / "ckpts").glob("best-step*.ckpt"))
+    assert list((run_dir / "dashboard" / "wandb").glob("offline-run-*"))
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
     assert len(files) > 10  # checkpoints, plots, logs, the W&B run and its config
     assert not [p for p in files if secret.encode() in p.read_bytes()]
     assert secret not in result.stdout + result.stderr

@@ -97,9 +97,25 @@ def _share_cores_between_parallel_jobs() -> None:
     torch.set_num_threads(max(1, cores // max(1, n_jobs)))
 
 
+_PATH_KEYS = ("dirpath", "save_dir", "default_root_dir")
+
+
+def anchor_paths(cfg: DictConfig) -> None:
+    """Relative output paths in the config (``callbacks.model_checkpoint.dirpath=ckpts``) are
+    taken inside the run directory, never the directory the command was started from."""
+    run_dir = Path(cfg.paths.output_dir)
+    for section in ("callbacks", "logger", "trainer"):
+        nodes = [cfg[section]] if section == "trainer" else list((cfg.get(section) or {}).values())
+        for node in nodes:
+            for key in _PATH_KEYS:
+                if node is not None and isinstance(node.get(key), str) and not Path(node[key]).is_absolute():
+                    node[key] = str(run_dir / node[key])
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the configured model; returns the final test metrics and the best value of
     the monitored validation metric."""
+    anchor_paths(cfg)
     _share_cores_between_parallel_jobs()
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
