@@ -4,39 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "trainer.max_steps=12",
-    "trainer.val_check_interval=6",
-    "data.train_size=256",
-    "data.val_size=64",
-    "data.test_size=32",
-    "data.max_len=6",
-    "data.test_lengths=[4,6,9]",
-    "model.net.hidden_size=32",
-    "model.net.embed_dim=16",
-    "~callbacks.progress_bar",
-]
+from helpers import TINY, train_py
 
 
 def test_a_short_run_leaves_plots_metrics_checkpoint_and_an_offline_wandb_run(tmp_path):
     run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *TINY, f"hydra.run.dir={run_dir}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "WANDB_MODE": "offline"},
-    )
+    result = train_py(*TINY, f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
 
     plots = sorted((run_dir / "plots").glob("alignment_step*.png"))
@@ -64,20 +41,7 @@ def test_a_job_that_fails_says_why_in_error_txt(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU, so trainer=gpu does not fail")
     run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            *TINY,
-            "trainer=gpu",
-            "logger=none",
-            f"hydra.run.dir={run_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = train_py(*TINY, "trainer=gpu", "logger=none", f"hydra.run.dir={run_dir}")
     assert result.returncode != 0
     assert not (run_dir / "metrics.json").exists()
     error = (run_dir / "error.txt").read_text().strip()
@@ -97,20 +61,7 @@ def test_a_bf16_transformer_run_draws_every_layer_and_head(tmp_path):
         "trainer.precision=bf16-mixed",
     ]
     tiny = [o for o in TINY if not o.startswith("model.")]
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            *tiny,
-            *transformer,
-            "logger=none",
-            f"hydra.run.dir={run_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = train_py(*tiny, *transformer, "logger=none", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
     assert plots == [
@@ -127,22 +78,14 @@ def test_a_bf16_transformer_run_draws_every_layer_and_head(tmp_path):
 def test_a_dates_run_plots_characters_of_its_own_vocabulary(tmp_path):
     run_dir = tmp_path / "run"
     tiny = [o for o in TINY if o.startswith(("trainer.", "model.", "~"))]
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            "data=dates",
-            *tiny,
-            "data.train_size=256",
-            "data.val_size=64",
-            "data.test_size=64",
-            "logger=none",
-            f"hydra.run.dir={run_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = train_py(
+        "data=dates",
+        *tiny,
+        "data.train_size=256",
+        "data.val_size=64",
+        "data.test_size=64",
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((run_dir / "plots").glob("alignment_step*.png"))) == 2
