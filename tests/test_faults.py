@@ -43,7 +43,7 @@ def _wait_for_checkpoint(run_dir, process, step: int) -> None:
     raise AssertionError(f"no checkpoint at step {step}: {process.stderr.read()[-2000:]}")
 
 
-def test_a_run_killed_at_a_random_point_resumes_to_the_same_weights(tmp_path):
+def test_a_run_killed_at_a_random_point_resumes_to_the_same_weights_and_wandb_run(tmp_path):
     killed, uninterrupted = tmp_path / "killed", tmp_path / "uninterrupted"
     process = _start(killed)
     _wait_for_checkpoint(killed, process, step=10)
@@ -64,6 +64,9 @@ def test_a_run_killed_at_a_random_point_resumes_to_the_same_weights(tmp_path):
     final = [json.loads((d / "metrics.json").read_text()) for d in (killed, uninterrupted)]
     assert final[0]["test/exact_match"] == final[1]["test/exact_match"]
     assert final[0]["test/loss"] == final[1]["test/loss"]
+    # The resumed run continues the killed one's W&B run: two offline segments, one run id.
+    segments = list((killed / "wandb").glob("offline-run-*"))
+    assert len(segments) == 2 and len({p.name.rsplit("-", 1)[1] for p in segments}) == 1
 
 
 def test_ctrl_c_saves_a_checkpoint_says_how_to_resume_and_closes_the_wandb_run(tmp_path):
