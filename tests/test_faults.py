@@ -44,6 +44,7 @@ def _wait_for_checkpoint(run_dir, process, step: int) -> None:
 
 
 def test_a_run_killed_at_a_random_point_resumes_to_the_same_weights_and_wandb_run(tmp_path):
+    """Also the determinism test: two processes with the same seed end bit for bit equal."""
     killed, uninterrupted = tmp_path / "killed", tmp_path / "uninterrupted"
     process = _start(killed)
     _wait_for_checkpoint(killed, process, step=10)
@@ -113,13 +114,3 @@ def test_a_failing_job_does_not_stop_the_others_and_the_report_says_why(tmp_path
     assert jobs["1"].ok and jobs["1"].metrics["test/exact_match"] >= 0  # ...after running the next job
     assert not jobs["0"].ok
     assert jobs["0"].error == "MisconfigurationException: No supported gpu backend found!"
-
-
-def test_the_same_seed_gives_the_same_metrics_bit_for_bit(tmp_path):
-    metrics = []
-    for name in ("a", "b"):
-        result = train_py(*TINY, "logger=none", f"hydra.run.dir={tmp_path / name}")
-        assert result.returncode == 0, result.stderr[-3000:]
-        record = json.loads((tmp_path / name / "metrics.json").read_text())
-        metrics.append({k: v for k, v in record.items() if not k.startswith("time/")})
-    assert metrics[0] == metrics[1]

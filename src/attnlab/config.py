@@ -165,6 +165,8 @@ def _validate_dates(cfg: DictConfig) -> int:
 
 def _validate_model(cfg: DictConfig, longest: int) -> None:
     _parameters_exist(cfg, "model.net")
+    if (vocab := OmegaConf.select(cfg, "model.net.vocab_size")) is not None:
+        raise ConfigError("model.net.vocab_size", vocab, "is set from the task's vocabulary; leave it out")
     target = str(OmegaConf.select(cfg, "model.net._target_"))
     if target.endswith("TransformerLM"):  # source and target share one sequence
         _validate_transformer(cfg, 2 * longest, ("num_layers", "d_ff"))
