@@ -128,8 +128,6 @@ def validate(cfg: DictConfig) -> None:
     _validate_model(cfg, longest)
     _int(cfg, "trainer.max_steps", 1)
     _validate_wandb(cfg)
-    if not isinstance(OmegaConf.select(cfg, "trainer.skip_nonfinite", default=False), bool):
-        raise ConfigError("trainer.skip_nonfinite", cfg.trainer.skip_nonfinite, "must be true or false")
 
 
 def _validate_sequences(cfg: DictConfig) -> int:
