@@ -27,7 +27,7 @@ def run_dir(tmp_path):
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", TINY)
-    model = instantiate(cfg.model, net={"vocab_size": instantiate(cfg.data).vocab_size})
+    model = instantiate(cfg.model, net=instantiate(cfg.data).net_args)
     torch.save({"state_dict": model.state_dict(), "global_step": 6}, run / "checkpoints" / "last.ckpt")
     return run
 

@@ -26,8 +26,19 @@ GROUPS = [
     "norm",
     "heads",
     "schedule",
+    "digits",
 ]
-NEEDS = {"norm": ["model=transformer"], "heads": ["model=transformer"]}  # Transformer axes
+CAPTIONS = ["data=digit_captions", "model=captioner"]
+NEEDS = {  # what an option needs besides itself, by option or by group
+    "norm": ["model=transformer"],  # Transformer axes
+    "heads": ["model=transformer"],
+    "digits": CAPTIONS,
+    "data=digit_captions": CAPTIONS,
+    "model=captioner": CAPTIONS,
+    "model=captioner_fixed": ["data=digit_captions"],
+    "model=captioner_noreg": ["data=digit_captions"],
+    "model=cnn_selfattn": ["data=digit_captions", "data.target=sum"],
+}
 
 
 def _options(group: str) -> list[str]:
@@ -44,7 +55,7 @@ def _compose(overrides: list[str]):
 )
 def test_every_group_option_composes_and_validates(override):
     group, option = override.split("=")
-    cfg = _compose([*NEEDS.get(group, []), override])
+    cfg = _compose([*NEEDS.get(override, NEEDS.get(group, [])), override])
     validate(cfg)
     assert cfg.hydra.runtime.choices[group] == option
 
@@ -75,8 +86,10 @@ def test_wandb_is_offline_unless_asked(monkeypatch):
     assert _compose(["logger.wandb.offline=false"]).logger.wandb.offline is False
 
 
+CAP = "data=digit_captions model=captioner"
+CLS = "data=digit_captions data.target=sum model=cnn_selfattn"
 BAD = {
-    "model=nope": "model='nope': no such option; choose one of seq2seq_attention, seq2seq_fixed",
+    "model=nope": "model='nope': no such option; choose one of captioner, captioner_fixed, captioner_noreg",
     "length=8": "length='8': no such option; choose one of len16, len24, len32, len64, len8",
     "data.maxlen=3": "data.maxlen: no such key; data has ",
     "data.max_len=0": "data.max_len=0: must be an integer >= 1",
@@ -103,7 +116,7 @@ BAD = {
     "model.net.dropout=high": "model.net.dropout='high': must be a number",
     "model=transformer model.net.hidden_size=64": "model.net.hidden_size: no such key; model.net has ",
     "data.batch_size=0": "data.batch_size=0: must be an integer >= 1",
-    "model.net.vocab_size=5": "model.net.vocab_size=5: is set from the task's vocabulary; leave it out",
+    "model.net.vocab_size=5": "model.net.vocab_size=5: is set from the task's data; leave it out",
     "data.test_lengths=[]": "data.test_lengths=[]: must be a non-empty list of integers",
     "data.test_lengths=[8,100000]": "data.test_lengths[1]=100000: must be <= 4096",
     "trainer.max_steps=-1": "trainer.max_steps=-1: must be an integer >= 1",
@@ -113,7 +126,21 @@ BAD = {
     "model.optimizer.lr=fast": "model.optimizer.lr='fast': must be a number > 0",
     "model=transformer model.net.positional=rotary": "model.net.positional='rotary': choose one of",
     "trainer=tpu": "trainer='tpu': no such option; choose one of auto, cpu, ddp, ddp_cpu, default, gpu",
-    "experiment=nope": "experiment='nope': no such option; choose one of bottleneck, heads, norm, scaling",
+    "experiment=nope": "experiment='nope': no such option; choose one of bottleneck, captioning, cnn_",
+    # digit canvases
+    "data=digit_captions": "model.net._target_='attnlab.nn.Seq2Seq': does not take digit canvases with data",
+    "model=captioner": "model.net._target_='attnlab.nn.Captioner': takes digit canvases, not attnlab.data",
+    "data=digit_captions data.target=sum model=captioner": "model.net._target_='attnlab.nn.Captioner': does",
+    f"{CAP} data.target=words": "data.target='words': choose one of caption, sum, count",
+    f"{CAP} digits=k5-6 data.slots=4": "data.max_digits=6: must be <= data.slots (4)",
+    f"{CAP} data.min_digits=3 data.max_digits=2": "data.min_digits=3: must be <= data.max_digits (2)",
+    f"{CAP} data.max_scale=16": "data.max_scale=16: must be <= 12, the side of a row slot",
+    f"{CAP} model.net.context=hard": "model.net.context='hard': choose one of attention, fixed",
+    f"{CAP} model.attention_reg=-1": "model.attention_reg=-1.0: must be a number >= 0",
+    f"{CLS} model.net.positions=true model.net.channels=[8,30]": "model.net.channels[-1]=30: must be",
+    f"{CLS} model.net.num_classes=3": "model.net.num_classes=3: is set from the task's data; leave it out",
+    "data=length digits=k1-2": "data='length': no such option",
+    "digits=k1-2": "digits='k1-2': sets data.min_digits, which data (attnlab.data.SequenceDataModule)",
 }
 
 

@@ -92,3 +92,45 @@ def test_a_dates_run_plots_characters_of_its_own_vocabulary(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 <= metrics["test/exact_match"] <= 1
     assert any(k.startswith("test/exact_match@len=") for k in metrics)  # by source length
+
+
+CANVASES = [
+    "data=digit_captions",
+    "trainer.max_steps=8",
+    "trainer.val_check_interval=4",
+    "data.train_size=128",
+    "data.val_size=32",
+    "data.test_size=32",
+    "model.net.channels=[4,8]",
+    "~callbacks.progress_bar",
+]
+
+
+def test_a_captioning_run_overlays_each_word_s_attention_and_logs_it_to_wandb(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train_py(
+        *CANVASES, "model=captioner", "digits=k1-2", "model.net.hidden_size=32", f"hydra.run.dir={run_dir}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
+    assert plots == ["caption_attention_step000004.png", "caption_attention_step000008.png"]
+    (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
+    assert len(list((wandb_run / "files" / "media" / "images").rglob("caption_attention*.png"))) == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"test/exact_match@k=1", "test/exact_match@k=2"} <= set(metrics)
+    for key in ("test/bleu2", "test/digit_accuracy", "val/exact_match"):
+        assert 0 <= metrics[key] <= 1
+    assert list((run_dir / "checkpoints").glob("best-step*.ckpt"))  # monitored val/exact_match
+
+
+def test_a_cnn_selfattn_run_monitors_accuracy_and_draws_query_maps(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train_py(
+        *CANVASES, "model=cnn_selfattn", "data.target=count", "logger=none", f"hydra.run.dir={run_dir}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((run_dir / "plots").glob("self_attention_step*.png"))) == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0 <= metrics["val/accuracy"] <= 1 and 0 <= metrics["test/accuracy"] <= 1
+    assert any(k.startswith("test/accuracy@k=") for k in metrics)
+    assert list((run_dir / "checkpoints").glob("best-step*.ckpt"))  # monitored val/accuracy

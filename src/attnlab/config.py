@@ -22,8 +22,10 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab import schemas
+from attnlab.data.digits import LAYOUTS, TARGETS, slot_grid
 from attnlab.data.tasks import MIN_LENGTH, TASKS
 from attnlab.metrics import MAX_LENGTH
+from attnlab.nn.captioner import CONTEXTS
 from attnlab.nn.rnn_attention import SCORES
 from attnlab.nn.seq2seq import RNNS
 from attnlab.nn.transformer import NORMS, POSITIONS
@@ -121,11 +123,15 @@ def validate(cfg: DictConfig) -> None:
     _parameters_exist(cfg, "data")
     for key in ("train_size", "val_size", "test_size", "batch_size"):
         _int(cfg, f"data.{key}", 1)
-    if str(OmegaConf.select(cfg, "data._target_")).endswith("DatesDataModule"):
-        longest = _validate_dates(cfg)
+    data_target = str(OmegaConf.select(cfg, "data._target_"))
+    if data_target.endswith("DigitCanvasDataModule"):
+        _validate_canvases(cfg)
+        _validate_image_model(cfg)
     else:
-        longest = _validate_sequences(cfg)
-    _validate_model(cfg, longest)
+        longest = (
+            _validate_dates(cfg) if data_target.endswith("DatesDataModule") else _validate_sequences(cfg)
+        )
+        _validate_model(cfg, longest)
     _int(cfg, "trainer.max_steps", 1)
     _validate_wandb(cfg)
 
@@ -161,10 +167,96 @@ def _validate_dates(cfg: DictConfig) -> int:
     return 64
 
 
-def _validate_model(cfg: DictConfig, longest: int) -> None:
+def _validate_canvases(cfg: DictConfig) -> None:
+    _choice(cfg, "data.target", TARGETS)
+    low, high = _int(cfg, "data.min_digits", 1), _int(cfg, "data.max_digits", 1)
+    if low > high:
+        raise ConfigError("data.min_digits", low, f"must be <= data.max_digits ({high})")
+    slots = _int(cfg, "data.slots", 2)
+    if slots % 2:
+        raise ConfigError("data.slots", slots, "must be even (the grid layout has two rows)")
+    if high > slots:
+        raise ConfigError("data.max_digits", high, f"must be <= data.slots ({slots}): one digit per slot")
+    layout = _choice(cfg, "data.layout", LAYOUTS)
+    height, width = _int(cfg, "data.height", 8), _int(cfg, "data.width", 8)
+    small, large = _int(cfg, "data.min_scale", 1), _int(cfg, "data.max_scale", 1)
+    if small > large:
+        raise ConfigError("data.min_scale", small, f"must be <= data.max_scale ({large})")
+    for kind in ("row", "grid") if layout == "mixed" else (layout,):
+        rows, columns = slot_grid(kind, slots)
+        fits = min(height // rows, width // columns)
+        if large > fits:
+            allowed = f"must be <= {fits}, the side of a {kind} slot on a {height} x {width} canvas"
+            raise ConfigError("data.max_scale", large, allowed)
+
+
+def _net_kind(cfg: DictConfig) -> str:
+    target = str(OmegaConf.select(cfg, "model.net._target_"))
+    return (
+        "captioner"
+        if target.endswith("Captioner")
+        else "classifier"
+        if target.endswith("CNNClassifier")
+        else "sequence"
+    )
+
+
+def _validate_image_model(cfg: DictConfig) -> None:
+    target = cfg.data.target
+    kind, needed = ("captioner", "model=captioner, captioner_fixed or captioner_noreg")
+    if target != "caption":
+        kind, needed = ("classifier", "model=cnn_selfattn")
+    if _net_kind(cfg) != kind:
+        allowed = f"does not take digit canvases with data.target={target}; use {needed}"
+        raise ConfigError("model.net._target_", cfg.model.net._target_, allowed)
     _parameters_exist(cfg, "model.net")
-    if (vocab := OmegaConf.select(cfg, "model.net.vocab_size")) is not None:
-        raise ConfigError("model.net.vocab_size", vocab, "is set from the task's vocabulary; leave it out")
+    _data_set_sizes(cfg)
+    net = "model.net"
+    channels = OmegaConf.select(cfg, f"{net}.channels")
+    if not OmegaConf.is_list(channels) or not channels:
+        raise ConfigError(f"{net}.channels", channels, "must be a non-empty list of integers")
+    for i in range(len(channels)):
+        _int(cfg, f"{net}.channels[{i}]", 1)
+    if 2 ** (len(channels) - 1) > min(cfg.data.height, cfg.data.width):
+        raise ConfigError(f"{net}.channels", list(channels), "pools the canvas away: use fewer blocks")
+    if kind == "captioner":
+        _int(cfg, f"{net}.embed_dim", 1)
+        _int(cfg, f"{net}.hidden_size", 1)
+        _choice(cfg, f"{net}.context", CONTEXTS)
+        _fraction(cfg, f"{net}.dropout")
+        _int(cfg, "model.beam_size", 1)
+        reg = OmegaConf.select(cfg, "model.attention_reg")
+        if not isinstance(reg, (int, float)) or reg < 0:
+            raise ConfigError("model.attention_reg", reg, "must be a number >= 0 (0 turns it off)")
+    else:
+        if OmegaConf.select(cfg, f"{net}.key_channels") is not None:
+            _int(cfg, f"{net}.key_channels", 1)
+        if OmegaConf.select(cfg, f"{net}.positions") and channels[-1] % 4:  # added to the features
+            raise ConfigError(
+                f"{net}.channels[-1]", channels[-1], "must be divisible by 4 with positions=true"
+            )
+    _learning_rate(cfg)
+
+
+def _data_set_sizes(cfg: DictConfig) -> None:
+    """The sizes train.py takes from the data module: never set by hand."""
+    for key in ("vocab_size", "num_classes"):
+        if (value := OmegaConf.select(cfg, f"model.net.{key}")) is not None:
+            raise ConfigError(f"model.net.{key}", value, "is set from the task's data; leave it out")
+
+
+def _learning_rate(cfg: DictConfig) -> None:
+    lr = OmegaConf.select(cfg, "model.optimizer.lr")
+    if not isinstance(lr, (int, float)) or lr <= 0:
+        raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")
+
+
+def _validate_model(cfg: DictConfig, longest: int) -> None:
+    if _net_kind(cfg) != "sequence":
+        allowed = f"takes digit canvases, not {cfg.data._target_}'s sequences; use data=digit_captions"
+        raise ConfigError("model.net._target_", cfg.model.net._target_, allowed)
+    _parameters_exist(cfg, "model.net")
+    _data_set_sizes(cfg)
     target = str(OmegaConf.select(cfg, "model.net._target_"))
     if target.endswith("TransformerLM"):  # source and target share one sequence
         _validate_transformer(cfg, 2 * longest, ("num_layers", "d_ff"))
@@ -173,9 +265,7 @@ def _validate_model(cfg: DictConfig, longest: int) -> None:
     else:
         _validate_rnn(cfg)
     _int(cfg, "model.beam_size", 1)
-    lr = OmegaConf.select(cfg, "model.optimizer.lr")
-    if not isinstance(lr, (int, float)) or lr <= 0:
-        raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")
+    _learning_rate(cfg)
 
 
 def _validate_rnn(cfg: DictConfig) -> None:
@@ -263,15 +353,16 @@ def _composition_error(good: list[str], override: str, error: Exception) -> Conf
 
 
 def _single_runs(overrides: list[str]) -> list[list[str]]:
-    """One override list per value of each sweep (``k=a,b``), not their product: every value
-    gets composed once, cheaply."""
+    """Every value of each sweep (``k=a,b``) composed once, with the other sweeps at their first
+    value: not their product, so that checking stays cheap."""
     parsed = OverridesParser.create().parse_overrides(overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    runs = [fixed]
-    for o in parsed:
-        if o.is_sweep_override():
-            key = o.get_key_element()
-            runs += [fixed + [f"{key}={value}"] for value in o.sweep_string_iterator()]
+    sweeps = {o.get_key_element(): list(o.sweep_string_iterator()) for o in parsed if o.is_sweep_override()}
+    first = {key: values[0] for key, values in sweeps.items()}
+    runs = [fixed + [f"{k}={v}" for k, v in first.items()]]
+    for key, values in sweeps.items():
+        for value in values[1:]:
+            runs.append(fixed + [f"{k}={value if k == key else v}" for k, v in first.items()])
     return runs
 
 

@@ -1,4 +1,4 @@
-"""Matplotlib figures: alignment matrices and accuracy-vs-length curves."""
+"""Matplotlib figures: alignment matrices, attention over images and accuracy-vs-length curves."""
 
 from __future__ import annotations
 
@@ -57,8 +57,41 @@ def head_grid_figure(
     return fig
 
 
+def image_attention_figure(rows: Sequence[tuple[np.ndarray, Sequence[tuple[str, np.ndarray]]]]) -> Figure:
+    """One row per image, one panel per map: the image in gray with the map (upsampled to the
+    image's size, scaled to its own maximum) overlaid, and the panel's title above it.
+
+    Each row is (image (H, W), [(title, map (H, W)), ...]); the first panel shows the image alone.
+    """
+    columns = 1 + max(len(panels) for _, panels in rows)
+    height, width = rows[0][0].shape
+    side = 1.6
+    fig, axes = plt.subplots(
+        len(rows), columns, figsize=(side * columns * width / height / 2 + 1, side * len(rows)),
+        squeeze=False, layout="constrained",
+    )  # fmt: skip
+    for r, (image, panels) in enumerate(rows):
+        axes[r, 0].imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+        axes[r, 0].set_title("input", fontsize=8)
+        for c, (title, weights) in enumerate(panels, start=1):
+            axes[r, c].imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+            axes[r, c].imshow(
+                weights / max(float(weights.max()), 1e-12), cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0
+            )
+            axes[r, c].set_title(title, fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if not ax.images:
+                ax.set_axis_off()
+    return fig
+
+
 def accuracy_vs_length_figure(
-    curves: dict[str, dict[int, float]], ylabel: str, families: dict[str, str] | None = None
+    curves: dict[str, dict[int, float]],
+    ylabel: str,
+    families: dict[str, str] | None = None,
+    xlabel: str = "test input length",
 ) -> Figure:
     """One line per run: metric against test length. Runs of one family (for example one
     model) share a color; the runs within a family differ by marker and line style."""
@@ -78,7 +111,7 @@ def accuracy_vs_length_figure(
             marker="osd^v<>p*h"[k % 10],
             linestyle=("-", "--", ":", "-.")[k % 4],
         )
-    ax.set_xlabel("test input length")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)

@@ -62,7 +62,7 @@ def check_checkpoint(cfg: DictConfig) -> None:
             "resume", cfg.resume, f"{LAST_CHECKPOINT} is not a readable checkpoint ({reason})"
         ) from None
     datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, net={"vocab_size": datamodule.vocab_size})
+    model = instantiate(cfg.model, net=datamodule.net_args)
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
     found = {name: tuple(t.shape) for name, t in weights.items()}
     if found != expected:

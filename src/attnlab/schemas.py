@@ -40,6 +40,20 @@ class DatesData(_Sizes):
     locales: list[str] = field(default_factory=list)
 
 
+@dataclass
+class DigitCanvasData(_Sizes):
+    _target_: str = "attnlab.data.digits.DigitCanvasDataModule"
+    target: str = "caption"
+    min_digits: int = 1
+    max_digits: int = 4
+    layout: str = "mixed"
+    height: int = 24
+    width: int = 72
+    slots: int = 6
+    min_scale: int = 8
+    max_scale: int = 12
+
+
 # --- model --------------------------------------------------------------------------------------
 @dataclass
 class _Net:
@@ -83,6 +97,28 @@ class TransformerLMNet(_TransformerCommon):
 
 
 @dataclass
+class CaptionerNet(_Net):
+    _target_: str = "attnlab.nn.Captioner"
+    channels: list[int] = field(default_factory=lambda: [8, 32, 64])
+    embed_dim: int = 64
+    hidden_size: int = 128
+    attention_dim: int = 64
+    context: str = "attention"
+    positions: bool = True
+    dropout: float = 0.0
+
+
+@dataclass
+class CNNClassifierNet:
+    _target_: str = "attnlab.nn.CNNClassifier"
+    num_classes: Optional[int] = None  # left null: train.py sets it from the data module
+    channels: list[int] = field(default_factory=lambda: [8, 32, 64])
+    self_attention: bool = True
+    key_channels: Optional[int] = None
+    positions: bool = False
+
+
+@dataclass
 class _Module:
     _target_: str = "attnlab.models.Seq2SeqModule"
     optimizer: Any = None  # a partial (_target_, _partial_, lr, ...): any optimizer's arguments
@@ -103,6 +139,21 @@ class TransformerModel(_Module):
 @dataclass
 class TransformerLMModel(_Module):
     net: TransformerLMNet = field(default_factory=TransformerLMNet)
+
+
+@dataclass
+class CaptionerModel(_Module):
+    _target_: str = "attnlab.models.CaptionModule"
+    attention_reg: float = 1.0
+    net: CaptionerNet = field(default_factory=CaptionerNet)
+
+
+@dataclass
+class ClassifierModel:
+    _target_: str = "attnlab.models.ImageClassifierModule"
+    optimizer: Any = None
+    scheduler: Any = None
+    net: CNNClassifierNet = field(default_factory=CNNClassifierNet)
 
 
 # --- trainer ------------------------------------------------------------------------------------
@@ -155,9 +206,12 @@ def register() -> None:
     store = ConfigStore.instance()
     store.store(group="data", name="sequence_schema", node=SequenceData)
     store.store(group="data", name="dates_schema", node=DatesData)
+    store.store(group="data", name="digit_canvas_schema", node=DigitCanvasData)
     store.store(group="model", name="rnn_schema", node=RNNModel)
     store.store(group="model", name="transformer_schema", node=TransformerModel)
     store.store(group="model", name="transformer_lm_schema", node=TransformerLMModel)
+    store.store(group="model", name="captioner_schema", node=CaptionerModel)
+    store.store(group="model", name="classifier_schema", node=ClassifierModel)
     store.store(group="trainer", name="trainer_schema", node=Trainer)
     store.store(group="logger", name="wandb_schema", node={"wandb": WandbLogger})
     store.store(group="logger", name="csv_schema", node={"csv": FileLogger})

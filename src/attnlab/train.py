@@ -119,7 +119,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _share_cores_between_parallel_jobs()
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, net={"vocab_size": datamodule.vocab_size})
+    model = instantiate(cfg.model, net=datamodule.net_args)
+    if cfg.optimized_metric is None:  # the checkpoint callback monitors ${optimized_metric}
+        cfg.optimized_metric = model.monitor
     loggers = build_loggers(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     trainer = build_trainer(cfg, logger=loggers or False, callbacks=callbacks)

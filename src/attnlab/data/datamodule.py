@@ -31,6 +31,11 @@ class SequenceDataset(Dataset):
     def __init__(self, examples: Examples) -> None:
         self.examples = examples
 
+    @property
+    def lengths(self) -> Tensor:
+        """(N,) what batches are bucketed by and exact match is broken down by."""
+        return self.examples.src_len
+
     def __len__(self) -> int:
         return len(self.examples.src)
 
@@ -43,25 +48,30 @@ class SequenceDataset(Dataset):
         return Batch(src[:, : int(src_len.max())], src_len, tgt[:, : int(tgt_len.max())], tgt_len)
 
 
-class LengthBuckets(Dataset):
-    """Item i is a whole batch whose examples have (nearly) the same source length.
+class FixedBatches(Dataset):
+    """Item i is a whole batch, cut once from the data set; `ResumableSampler` shuffles and
+    shards the order of the batches."""
 
-    Batches are cut from the examples sorted by length (ties in random order), so a batch pads
-    little and an RNN step costs what its length needs. `ResumableSampler` shuffles and shards
-    the batch order.
-    """
+    def __init__(self, dataset: Dataset, batches: Sequence[Tensor]) -> None:
+        self.dataset, self.batches = dataset, list(batches)
 
-    def __init__(self, dataset: SequenceDataset, batch_size: int, generator: torch.Generator) -> None:
-        self.dataset = dataset
-        lengths = dataset.examples.src_len
+    @classmethod
+    def by_length(cls, dataset: Dataset, batch_size: int, generator: torch.Generator) -> FixedBatches:
+        """Batches whose examples have (nearly) the same length: cut from the examples sorted by
+        ``dataset.lengths`` (ties in random order), so a batch pads little and an RNN step
+        costs what its length needs."""
+        lengths = dataset.lengths
         shuffled = torch.randperm(len(lengths), generator=generator)
-        order = shuffled[torch.argsort(lengths[shuffled], stable=True)]
-        self.batches = list(order.split(batch_size))
+        return cls(dataset, shuffled[torch.argsort(lengths[shuffled], stable=True)].split(batch_size))
+
+    @classmethod
+    def shuffled(cls, dataset: Dataset, batch_size: int, generator: torch.Generator) -> FixedBatches:
+        return cls(dataset, torch.randperm(len(dataset), generator=generator).split(batch_size))
 
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, index: int) -> Batch:
+    def __getitem__(self, index: int):
         return self.dataset.__getitems__(self.batches[index].tolist())
 
 
@@ -84,61 +94,49 @@ class ResumableSampler(DistributedSampler):
         return iter(indices[start:])
 
 
-def _batch_as_is(batch: Batch) -> Batch:
+def _batch_as_is(batch):
     return batch
 
 
-class SequenceDataModule(L.LightningDataModule):
-    """Train/val examples with source lengths uniform in [min_len, max_len]; ``test_size``
-    test examples at each of ``test_lengths``, which may lie past ``max_len``.
-
-    Every split has its own generator seeded from ``seed``, so each process that calls
-    ``setup`` builds exactly the same data.
+class GeneratedDataModule(L.LightningDataModule):
+    """Splits generated from ``seed`` alone: each has its own generator, so every process that
+    calls ``setup`` builds exactly the same data. Training batches are cut once
+    (``train_batches``) and their order is drawn per epoch by `ResumableSampler`.
     """
 
-    vocab = VOCAB
-
-    def __init__(
-        self,
-        task: str = "reverse",
-        min_len: int = 1,
-        max_len: int = 8,
-        test_lengths: Sequence[int] = (8,),
-        train_size: int = 20_000,
-        val_size: int = 1_000,
-        test_size: int = 500,
-        batch_size: int = 64,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, train_size: int, val_size: int, test_size: int, batch_size: int, seed: int) -> None:
         super().__init__()
-        self.task, self.min_len, self.max_len = task, min_len, max_len
-        self.test_lengths = sorted(int(n) for n in test_lengths)
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.batch_size, self.seed = batch_size, seed
-        self.datasets: dict[str, SequenceDataset] = {}
-        self.train_batches: LengthBuckets | None = None
+        self.datasets: dict[str, Dataset] = {}
+        self.train_batches: FixedBatches | None = None
 
     @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
+    def net_args(self) -> dict[str, int]:
+        """The sizes the network takes from the data (train.py passes them to model.net)."""
+        raise NotImplementedError
 
-    def split_lengths(self, split: str, g: torch.Generator) -> Tensor:
-        if split == "test":
-            return torch.tensor(self.test_lengths).repeat_interleave(self.sizes["test"])
-        return torch.randint(self.min_len, self.max_len + 1, (self.sizes[split],), generator=g)
+    def make_dataset(self, split: str, g: torch.Generator) -> Dataset:
+        raise NotImplementedError
 
-    def make_examples(self, split: str, g: torch.Generator) -> Examples:
-        lengths = self.split_lengths(split, g).sort().values  # sorted: little padding
-        return generate(self.task, lengths, g)
+    def make_train_batches(self, dataset: Dataset, g: torch.Generator) -> FixedBatches:
+        return FixedBatches.by_length(dataset, self.batch_size, g)
 
     def setup(self, stage: str | None = None) -> None:
         for offset, split in enumerate(("train", "val", "test")):
             if split not in self.datasets:
                 g = torch.Generator().manual_seed(self.seed * 1_000 + offset)
-                self.datasets[split] = SequenceDataset(self.make_examples(split, g))
+                self.datasets[split] = self.make_dataset(split, g)
         if self.train_batches is None:
             g = torch.Generator().manual_seed(self.seed * 1_000 + 3)
-            self.train_batches = LengthBuckets(self.datasets["train"], self.batch_size, g)
+            self.train_batches = self.make_train_batches(self.datasets["train"], g)
+
+    def plot_examples(self, n: int):
+        """n fixed validation examples spread over the range of lengths: what the plots show."""
+        dataset = self.datasets["val"]
+        order = torch.argsort(dataset.lengths, stable=True)
+        picks = torch.linspace(0, len(order) - 1, n).round().long()
+        return dataset.__getitems__(order[picks].tolist())
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader(self.datasets[split], batch_size=self.batch_size, collate_fn=_batch_as_is)
@@ -161,3 +159,46 @@ class SequenceDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+
+class SequenceDataModule(GeneratedDataModule):
+    """Train/val examples with source lengths uniform in [min_len, max_len]; ``test_size``
+    test examples at each of ``test_lengths``, which may lie past ``max_len``."""
+
+    vocab = VOCAB
+
+    def __init__(
+        self,
+        task: str = "reverse",
+        min_len: int = 1,
+        max_len: int = 8,
+        test_lengths: Sequence[int] = (8,),
+        train_size: int = 20_000,
+        val_size: int = 1_000,
+        test_size: int = 500,
+        batch_size: int = 64,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(train_size, val_size, test_size, batch_size, seed)
+        self.task, self.min_len, self.max_len = task, min_len, max_len
+        self.test_lengths = sorted(int(n) for n in test_lengths)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def net_args(self) -> dict[str, int]:
+        return {"vocab_size": self.vocab_size}
+
+    def split_lengths(self, split: str, g: torch.Generator) -> Tensor:
+        if split == "test":
+            return torch.tensor(self.test_lengths).repeat_interleave(self.sizes["test"])
+        return torch.randint(self.min_len, self.max_len + 1, (self.sizes[split],), generator=g)
+
+    def make_examples(self, split: str, g: torch.Generator) -> Examples:
+        lengths = self.split_lengths(split, g).sort().values  # sorted: little padding
+        return generate(self.task, lengths, g)
+
+    def make_dataset(self, split: str, g: torch.Generator) -> SequenceDataset:
+        return SequenceDataset(self.make_examples(split, g))

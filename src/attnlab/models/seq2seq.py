@@ -1,25 +1,34 @@
 """LightningModule for sequence-to-sequence tasks: teacher forcing in training, greedy decoding
-for validation and test, padding masked in the loss."""
+(or beam search) for validation and test, padding masked in the loss."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import lightning as L
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
 from attnlab.data import BOS, EOS, PAD, Batch, decoder_inputs
+from attnlab.data.tasks import decode
 from attnlab.metrics import ExactMatchByLength
+from attnlab.models.base import TrainableModule
 from attnlab.nn.decoding import IncrementalDecoder
+from attnlab.plots import alignment_figure, head_grid_figure
 
 
-class Seq2SeqModule(L.LightningModule):
+class Seq2SeqModule(TrainableModule):
     """Trains any attnlab.nn.IncrementalDecoder: ``forward(src, src_len, tgt_in) -> logits``
-    with teacher forcing; greedy decoding or beam search (``beam_size`` > 1) to evaluate."""
+    with teacher forcing; greedy decoding or beam search (``beam_size`` > 1) to evaluate.
+
+    Test exact match is also broken down by ``batch.src_len``, logged as
+    ``test/exact_match@<length_key>=<n>``.
+    """
+
+    length_key = "len"
 
     def __init__(
         self,
@@ -28,11 +37,8 @@ class Seq2SeqModule(L.LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         beam_size: int = 1,
     ) -> None:
-        super().__init__()
-        # The optimizer and scheduler are partials from Hydra: kept off the checkpoint, so that it
-        # loads with torch.load(weights_only=True). The full config lives in .hydra/config.yaml.
+        super().__init__(optimizer, scheduler)
         self.net = net
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.beam_size = beam_size  # 1: greedy decoding
         vocab_size = net.out.out_features
         metrics = MetricCollection(
@@ -63,24 +69,50 @@ class Seq2SeqModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.log("val/loss", self.loss(batch), prog_bar=True, sync_dist=True, batch_size=len(batch.src))
-        self.val_metrics.update(self.predict(batch), batch.tgt)
-        self.log_dict(self.val_metrics, prog_bar=True)
+        self.update_metrics("val", self.predict(batch), batch)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.log("test/loss", self.loss(batch), sync_dist=True, batch_size=len(batch.src))
         preds = self.predict(batch)
-        self.test_metrics.update(preds, batch.tgt)
+        self.update_metrics("test", preds, batch)
         self.test_by_length.update(preds, batch.tgt, batch.src_len)
-        self.log_dict(self.test_metrics)
+
+    def update_metrics(self, split: str, preds: Tensor, batch: Batch) -> None:
+        metrics = self.val_metrics if split == "val" else self.test_metrics
+        metrics.update(preds, batch.tgt)
+        self.log_dict(metrics, prog_bar=split == "val")
 
     def on_test_epoch_end(self) -> None:
         for length, value in self.test_by_length.compute().items():
-            self.log(f"test/exact_match@len={length}", value)
+            self.log(f"test/exact_match@{self.length_key}={length}", value)
         self.test_by_length.reset()
 
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    def attention_figures(self, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
+        """The plots of these (validation) examples: each alignment matrix, and for a
+        Transformer every layer's heads for the longest example."""
+        tokens, alignment = self.net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
+        examples = []
+        for i in range(len(batch.src)):
+            source = decode(batch.src[i], vocab)
+            output = [vocab[t] for t in tokens[i, : int(batch.tgt_len[i])].tolist()]
+            weights = alignment[i, : len(output), : len(source)].float().cpu().numpy()
+            examples.append((source, output, weights))
+        figures = {"alignment": alignment_figure(examples)}
+        if hasattr(self.net, "attention_maps"):
+            figures["attention_heads"] = self._head_grid(batch, len(batch.src) - 1, vocab)
+        return figures
+
+    def _head_grid(self, batch: Batch, i: int, vocab: tuple[str, ...]) -> Figure:
+        n, m = int(batch.src_len[i]), int(batch.tgt_len[i])
+        src, tgt = batch.src[i : i + 1, :n], batch.tgt[i : i + 1, :m]
+        tgt_in = decoder_inputs(tgt)
+        maps = self.net.attention_maps(src, batch.src_len[i : i + 1], tgt_in)
+        maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
+        source = [vocab[t] for t in src[0].tolist()]
+        target = [vocab[t] for t in tgt_in[0].tolist()]
+        labels = {
+            "encoder self": (source, source),
+            "decoder self": (target, target),
+            "cross": (target, source),
+        }
+        return head_grid_figure(maps, labels)

@@ -1,0 +1,159 @@
+"""LightningModules for the digit canvases: captioning with attention and classification with a
+CNN + self-attention. A batch is a `Batch` whose source is the image (``src`` (B, 1, H, W)) and
+whose ``src_len`` is the number of digits k on each canvas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.text import BLEUScore
+
+from attnlab.data import BOS, EOS, PAD, Batch, decoder_inputs
+from attnlab.data.digits import VOCAB
+from attnlab.data.tasks import decode
+from attnlab.metrics import ExactMatchByLength
+from attnlab.models.base import TrainableModule
+from attnlab.models.seq2seq import Seq2SeqModule
+from attnlab.nn.captioner import Captioner, doubly_stochastic_penalty
+from attnlab.nn.vision import CNNClassifier
+from attnlab.plots import image_attention_figure
+
+
+def _upsample(maps: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:
+    """(B, M, L) weights over the grid's cells -> (B, M, H, W) over the image's pixels."""
+    B, M, _ = maps.shape
+    return F.interpolate(maps.reshape(B * M, 1, *grid).float(), size=size, mode="bilinear").reshape(
+        B, M, *size
+    )
+
+
+class CaptionModule(Seq2SeqModule):
+    """Captions with teacher forcing, plus Xu et al.'s doubly stochastic attention regulariser
+    weighted by ``attention_reg`` (0 turns it off; it does not apply to the fixed context).
+
+    Metrics: exact caption match, token accuracy (EOS included), per-digit accuracy (the digit
+    words alone), BLEU-2 over the captions (torchmetrics; not BLEU-4, which is 0 whenever no
+    caption has four words), and exact match per number of digits, ``test/exact_match@k=<k>``.
+    """
+
+    length_key = "k"
+
+    def __init__(
+        self,
+        net: Captioner,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        beam_size: int = 1,
+        attention_reg: float = 1.0,
+    ) -> None:
+        super().__init__(net, optimizer, scheduler, beam_size)
+        self.attention_reg = attention_reg
+        vocab_size = net.out.out_features
+        digits = MulticlassAccuracy(vocab_size, average="micro", ignore_index=PAD)
+        extra = MetricCollection({"digit_accuracy": digits})
+        self.val_extra, self.test_extra = extra.clone(prefix="val/"), extra.clone(prefix="test/")
+        self.val_bleu, self.test_bleu = BLEUScore(n_gram=2), BLEUScore(n_gram=2)
+
+    def loss(self, batch: Batch) -> Tensor:
+        logits, alpha = self.net(batch.src, batch.src_len, decoder_inputs(batch.tgt), return_attention=True)
+        nll = F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
+        if alpha is None or self.attention_reg == 0 or not self.training:
+            return nll  # val/loss and test/loss: the likelihood alone, comparable across runs
+        penalty = doubly_stochastic_penalty(alpha, batch.tgt != PAD)
+        if self.training:
+            self.log("train/nll", nll, batch_size=len(batch.src))
+            self.log("train/attention_reg", penalty, batch_size=len(batch.src))
+        return nll + self.attention_reg * penalty
+
+    def update_metrics(self, split: str, preds: Tensor, batch: Batch) -> None:
+        super().update_metrics(split, preds, batch)
+        extra, bleu = (self.val_extra, self.val_bleu) if split == "val" else (self.test_extra, self.test_bleu)
+        extra.update(preds, batch.tgt.masked_fill(batch.tgt == EOS, PAD))  # the digit words only
+        captions = [" ".join(decode(p, VOCAB)) for p in preds]
+        references = [[" ".join(decode(t, VOCAB))] for t in batch.tgt]
+        bleu.update(captions, references)
+        self.log_dict(extra)
+        self.log(f"{split}/bleu2", bleu)
+
+    def attention_figures(self, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
+        """For each example: the image, then one panel per generated word with alpha_t over it."""
+        tokens, alpha = self.net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
+        size = tuple(batch.src.shape[-2:])
+        maps = _upsample(alpha, self.net.grid_size(*size), size).cpu().numpy()
+        rows = []
+        for i in range(len(batch.src)):
+            words = decode(tokens[i], vocab) + ["</s>"]  # what it said, and where it looked to stop
+            panels = [(word, maps[i, t]) for t, word in enumerate(words[: tokens.size(1)])]
+            rows.append((batch.src[i, 0].cpu().numpy(), panels))
+        return {"caption_attention": image_attention_figure(rows)}
+
+
+class ImageClassifierModule(TrainableModule):
+    """One class per image (the canvases' sum or count of digits). Logs accuracy, and at test
+    also accuracy per number of digits, ``test/accuracy@k=<k>``."""
+
+    monitor = "val/accuracy"
+    num_queries = 3  # query cells per example in the attention plot
+
+    def __init__(
+        self,
+        net: CNNClassifier,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        self.net = net
+        metrics = MetricCollection({"accuracy": MulticlassAccuracy(net.head.out_features, average="micro")})
+        self.val_metrics, self.test_metrics = metrics.clone(prefix="val/"), metrics.clone(prefix="test/")
+        self.test_by_count = ExactMatchByLength(ignore_index=-1)
+
+    def loss(self, batch: Batch) -> Tensor:
+        return F.cross_entropy(self.net(batch.src), batch.tgt)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.src))
+        return loss
+
+    def _evaluate(self, split: str, batch: Batch) -> Tensor:
+        logits = self.net(batch.src)
+        self.log(f"{split}/loss", F.cross_entropy(logits, batch.tgt), prog_bar=split == "val", sync_dist=True)
+        metrics = self.val_metrics if split == "val" else self.test_metrics
+        metrics.update(logits.argmax(-1), batch.tgt)
+        self.log_dict(metrics, prog_bar=split == "val")
+        return logits.argmax(-1)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate("val", batch)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        preds = self._evaluate("test", batch)
+        self.test_by_count.update(preds[:, None], batch.tgt[:, None], batch.src_len)
+
+    def on_test_epoch_end(self) -> None:
+        for k, value in self.test_by_count.compute().items():
+            self.log(f"test/accuracy@k={k}", value)
+        self.test_by_count.reset()
+
+    def attention_figures(self, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
+        """For each example, the block's attention from a few query cells: the brightest cells
+        of the image at the grid's resolution (they lie on digits), one panel each."""
+        size = tuple(batch.src.shape[-2:])
+        grid = self.net.encoder.grid_size(*size)
+        weights = self.net.attention_weights(batch.src)  # (B, L, L)
+        ink = F.adaptive_avg_pool2d(batch.src, grid).flatten(1)  # (B, L)
+        queries = ink.topk(self.num_queries, dim=1).indices  # (B, Q)
+        picked = weights.gather(1, queries[..., None].expand(-1, -1, weights.size(-1)))  # (B, Q, L)
+        maps = _upsample(picked, grid, size).cpu().numpy()
+        rows = []
+        for i in range(len(batch.src)):
+            cells = [divmod(int(q), grid[1]) for q in queries[i]]
+            panels = [(f"query cell ({r}, {c})", maps[i, j]) for j, (r, c) in enumerate(cells)]
+            rows.append((batch.src[i, 0].cpu().numpy(), panels))
+        return {"self_attention": image_attention_figure(rows)}
