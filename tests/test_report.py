@@ -98,7 +98,7 @@ def test_single_run_directory_lists_all_overrides(tmp_path: Path) -> None:
     _write_job(run, ["model=seq2seq_fixed", "seed=3"], {"test/exact_match": 0.25})
     header, *rows = _rows(write_report(run))
     assert header[:4] == ["model", "seed", "job", "status"]
-    assert rows == [["seq2seq_fixed", "3", "run", "ok", "0.250", ""]]
+    assert rows == [["seq2seq_fixed", "3", "run", "ok", "0.250"]]  # no empty columns
 
 
 def test_unreadable_metrics_is_a_failed_row(multirun: Path) -> None:
@@ -145,3 +145,27 @@ def test_python_dash_m(multirun: Path) -> None:
     _, *rows = _rows(done.stdout)
     assert [r[3] for r in rows] == ["ok", "ok", "failed"]
     assert (multirun / "accuracy_vs_length.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_classifier_jobs_plot_accuracy_by_number_of_digits(tmp_path: Path) -> None:
+    for name, block in (("0", "true"), ("1", "false")):
+        metrics = {
+            "test/accuracy": 0.5,
+            "test/accuracy@k=1": 0.9,
+            "test/accuracy@k=3": 0.2,
+            "val/accuracy": 0.6,
+        }
+        _write_job(tmp_path / name, [f"model.net.self_attention={block}"], metrics)
+    write_report(tmp_path)
+    header, *rows = _rows((tmp_path / "report.md").read_text())
+    assert header[:6] == [
+        "model.net.self_attention",
+        "job",
+        "status",
+        "test/accuracy",
+        "test/accuracy@k=1",
+        "test/accuracy@k=3",
+    ]
+    assert "test/exact_match" not in header  # only the metrics the jobs have
+    assert "![accuracy vs digits per canvas]" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "accuracy_vs_length.png").read_bytes().startswith(PNG_MAGIC)

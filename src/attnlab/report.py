@@ -21,8 +21,10 @@ from omegaconf import ListConfig, OmegaConf
 
 from attnlab.plots import accuracy_vs_length_figure, save
 
-HEADLINE = ["test/exact_match", "test/token_accuracy"]
-PER_LENGTH = re.compile(r"^test/exact_match@len=(\d+)$")
+HEADLINE = ["test/exact_match", "test/token_accuracy", "test/accuracy"]
+# test/exact_match@len=8 (sequences), test/exact_match@k=3 (captions), test/accuracy@k=3 (classes)
+PER_LENGTH = re.compile(r"^test/(exact_match|accuracy)@(len|k)=(\d+)$")
+AXES = {"len": "test input length", "k": "digits per canvas"}
 PLOT_NAME = "accuracy_vs_length.png"
 
 
@@ -92,9 +94,9 @@ def swept_keys(jobs: list[Job]) -> list[str]:
 
 def metric_columns(jobs: list[Job]) -> list[str]:
     present = {k for job in jobs if job.metrics for k in job.metrics}
-    lengths = sorted((k for k in present if PER_LENGTH.match(k)), key=lambda k: int(PER_LENGTH.match(k)[1]))
-    rest = sorted(present - set(HEADLINE) - set(lengths))
-    return HEADLINE + lengths + rest
+    lengths = sorted((k for k in present if PER_LENGTH.match(k)), key=lambda k: int(PER_LENGTH.match(k)[3]))
+    headline = [k for k in HEADLINE if k in present]
+    return headline + lengths + sorted(present - set(headline) - set(lengths))
 
 
 def label(job: Job, keys: list[str]) -> str:
@@ -128,17 +130,21 @@ def write_report(root: Path) -> str:
         raise NoRunsError(f"no runs found in {root} (expected job directories with .hydra/overrides.yaml)")
     table = markdown_table(jobs)
     keys, curves, families = swept_keys(jobs), {}, {}
+    found = next((m for j in jobs if j.ok for k in j.metrics if (m := PER_LENGTH.match(k))), None)
+    metric, axis = (found[1], AXES[found[2]]) if found else ("exact_match", AXES["len"])
     for job in (j for j in jobs if j.ok):
-        points = {int(m[1]): v for k, v in job.metrics.items() if (m := PER_LENGTH.match(k))}
+        matches = ((PER_LENGTH.match(k), v) for k, v in job.metrics.items())
+        points = {int(m[3]): v for m, v in matches if m and m[1] == metric}
         name = label(job, keys)
         if points:
             name = f"{name} ({job.name})" if name in curves else name
             curves[name] = points
             families[name] = job.overrides.get(keys[0], "") if keys else ""  # one color each
     if curves:
-        figure = accuracy_vs_length_figure(curves, ylabel="exact match", families=families)
+        ylabel = metric.replace("_", " ")
+        figure = accuracy_vs_length_figure(curves, ylabel=ylabel, families=families, xlabel=axis)
         save(figure, root / PLOT_NAME)
-    image = f"\n![exact match vs test length]({PLOT_NAME})\n" if curves else ""
+    image = f"\n![{metric.replace('_', ' ')} vs {axis}]({PLOT_NAME})\n" if curves else ""
     (root / "report.md").write_text(f"# attnlab report: {root}\n\n{table}{image}")
     return table
 
