@@ -138,6 +138,7 @@ BAD = {
     f"{CAP} model.net.context=hard": "model.net.context='hard': choose one of attention, fixed",
     f"{CAP} model.attention_reg=-1": "model.attention_reg=-1.0: must be a number >= 0",
     f"{CLS} model.net.positions=true model.net.channels=[8,30]": "model.net.channels[-1]=30: must be",
+    f"{CLS} model.net.num_heads=5": "model.net.num_heads=5: must divide model.net.channels[-1] (64)",
     f"{CLS} model.net.num_classes=3": "model.net.num_classes=3: is set from the task's data; leave it out",
     "data=length digits=k1-2": "data='length': no such option",
     "digits=k1-2": "digits='k1-2': sets data.min_digits, which data (attnlab.data.SequenceDataModule)",

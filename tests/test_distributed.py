@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from helpers import TINY, train_py
@@ -26,6 +27,7 @@ LEARNS = [
 ]
 
 
+@pytest.mark.slow  # about a minute: make test-all runs it
 def test_ddp_on_two_processes_matches_one_process_with_the_same_global_batch(tmp_path):
     """data.batch_size is per process: 2 x 32 under DDP against 64 in one process. The batches
     differ, so the runs differ in detail; both must learn the task and land within 0.02 token

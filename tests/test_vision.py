@@ -56,6 +56,18 @@ def test_doubly_stochastic_penalty_on_a_hand_made_alpha():
     assert doubly_stochastic_penalty(alpha, mask).item() == pytest.approx((1.0 + 1.5) / 2)
 
 
+def test_the_regulariser_weighs_in_training_only(canvases):
+    module = CaptionModule(
+        Captioner(vocab_size=13), optimizer=partial(torch.optim.Adam, lr=1e-3), attention_reg=0.5
+    )
+    nll, penalty = module.losses(canvases)
+    assert penalty.item() > 0 and module.loss(canvases).item() == pytest.approx((nll + 0.5 * penalty).item())
+    module.eval()  # validation and test: the likelihood alone
+    assert module.loss(canvases).item() == pytest.approx(module.losses(canvases)[0].item())
+    module.attention_reg = 0.0
+    assert module.losses(canvases)[1] is None
+
+
 def test_the_captioner_overfits_a_tiny_batch(canvases):
     torch.manual_seed(0)
     module = CaptionModule(Captioner(vocab_size=13), optimizer=partial(torch.optim.Adam, lr=3e-3))
@@ -92,7 +104,7 @@ def test_2d_self_attention_is_equivariant_to_permuting_cells_without_positions()
 
 def test_2d_self_attention_weights_match_the_fast_path():
     torch.manual_seed(0)
-    block = SelfAttention2d(channels=16, key_channels=4)
+    block = SelfAttention2d(channels=16, num_heads=4)
     with torch.no_grad():
         block.gamma.fill_(0.7)
     x = torch.randn(2, 16, 4, 6)

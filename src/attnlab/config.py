@@ -229,8 +229,11 @@ def _validate_image_model(cfg: DictConfig) -> None:
         if not isinstance(reg, (int, float)) or reg < 0:
             raise ConfigError("model.attention_reg", reg, "must be a number >= 0 (0 turns it off)")
     else:
-        if OmegaConf.select(cfg, f"{net}.key_channels") is not None:
-            _int(cfg, f"{net}.key_channels", 1)
+        heads = _int(cfg, f"{net}.num_heads", 1)
+        if channels[-1] % heads:
+            raise ConfigError(
+                f"{net}.num_heads", heads, f"must divide model.net.channels[-1] ({channels[-1]})"
+            )
         if OmegaConf.select(cfg, f"{net}.positions") and channels[-1] % 4:  # added to the features
             raise ConfigError(
                 f"{net}.channels[-1]", channels[-1], "must be divisible by 4 with positions=true"

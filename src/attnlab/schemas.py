@@ -114,7 +114,7 @@ class CNNClassifierNet:
     num_classes: Optional[int] = None  # left null: train.py sets it from the data module
     channels: list[int] = field(default_factory=lambda: [8, 32, 64])
     self_attention: bool = True
-    key_channels: Optional[int] = None
+    num_heads: int = 1
     positions: bool = False
 
 

@@ -60,16 +60,28 @@ class CaptionModule(Seq2SeqModule):
         self.val_extra, self.test_extra = extra.clone(prefix="val/"), extra.clone(prefix="test/")
         self.val_bleu, self.test_bleu = BLEUScore(n_gram=2), BLEUScore(n_gram=2)
 
-    def loss(self, batch: Batch) -> Tensor:
+    def losses(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
+        """-> the captions' negative log-likelihood, and the regulariser (None when it is off)."""
         logits, alpha = self.net(batch.src, batch.src_len, decoder_inputs(batch.tgt), return_attention=True)
         nll = F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
-        if alpha is None or self.attention_reg == 0 or not self.training:
-            return nll  # val/loss and test/loss: the likelihood alone, comparable across runs
-        penalty = doubly_stochastic_penalty(alpha, batch.tgt != PAD)
-        if self.training:
+        if alpha is None or self.attention_reg == 0:
+            return nll, None
+        return nll, doubly_stochastic_penalty(alpha, batch.tgt != PAD)
+
+    def loss(self, batch: Batch) -> Tensor:
+        """What training minimizes; val/loss and test/loss are the likelihood alone, comparable
+        between runs with and without the regulariser."""
+        nll, penalty = self.losses(batch)
+        return nll if penalty is None or not self.training else nll + self.attention_reg * penalty
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        nll, penalty = self.losses(batch)
+        loss = nll if penalty is None else nll + self.attention_reg * penalty
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.src))
+        if penalty is not None:
             self.log("train/nll", nll, batch_size=len(batch.src))
             self.log("train/attention_reg", penalty, batch_size=len(batch.src))
-        return nll + self.attention_reg * penalty
+        return loss
 
     def update_metrics(self, split: str, preds: Tensor, batch: Batch) -> None:
         super().update_metrics(split, preds, batch)

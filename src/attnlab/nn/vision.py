@@ -3,7 +3,8 @@
 
 ``ConvEncoder``     image -> feature grid (B, C, H', W')
 ``SelfAttention2d`` every cell attends to every cell (Zhang et al. 2019, SAGAN): queries, keys
-                    and values by 1x1 convolutions, y = x + gamma * attention, gamma starting at 0
+                    and values projected per cell (1x1 convolutions), y = x + gamma * attention,
+                    gamma starting at 0
 ``CNNClassifier``   ConvEncoder, optionally SelfAttention2d, global average pooling, a linear head
 """
 
@@ -12,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from attnlab.nn.attention import MultiHeadAttention
 
 
 class ConvEncoder(nn.Module):
@@ -63,34 +65,26 @@ def sinusoidal_2d(channels: int, height: int, width: int, device=None) -> Tensor
 
 
 class SelfAttention2d(nn.Module):
-    """Self-attention over the H x W cells of a feature map, batch (B, C, H, W) -> same shape.
+    """Self-attention over the H x W cells of a feature map, (B, C, H, W) -> same shape:
+    y = x + gamma * MultiHeadAttention(cells, cells, cells).
 
-    Training goes through ``F.scaled_dot_product_attention`` (fused, no N x N matrix kept when
-    the weights are not asked for); ``need_weights=True`` also returns the (B, N, N) weights,
-    query cells in rows, for the plots. ``gamma`` starts at 0: the block starts as the identity
-    and learns how much attention to mix in.
+    Each cell is a token; the attention layer's query, key and value projections act on every
+    cell alone, which is what SAGAN's 1x1 convolutions compute. ``gamma`` starts at 0: the
+    block starts as the identity and learns how much attention to mix in. Training goes through
+    the fused kernel; ``need_weights=True`` also returns the (B, N, N) weights, query cells in
+    rows (averaged over heads), for the plots.
     """
 
-    def __init__(self, channels: int, key_channels: int | None = None) -> None:
+    def __init__(self, channels: int, num_heads: int = 1) -> None:
         super().__init__()
-        key_channels = key_channels or max(1, channels // 8)
-        self.query = nn.Conv2d(channels, key_channels, 1)
-        self.key = nn.Conv2d(channels, key_channels, 1)
-        self.value = nn.Conv2d(channels, channels, 1)
+        self.attention = MultiHeadAttention(channels, num_heads)
         self.gamma = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         B, C, H, W = x.shape
-        q, k, v = (
-            proj(x).flatten(2).transpose(1, 2) for proj in (self.query, self.key, self.value)
-        )  # (B, N, c)
-        if need_weights:
-            weights = torch.softmax(q @ k.transpose(1, 2) / q.size(-1) ** 0.5, dim=-1)  # (B, N, N)
-            attended = weights @ v
-        else:
-            weights, attended = None, F.scaled_dot_product_attention(q, k, v)
-        out = attended.transpose(1, 2).reshape(B, C, H, W)
-        return x + self.gamma * out, weights
+        cells = x.flatten(2).transpose(1, 2)  # (B, N, C)
+        attended, weights = self.attention(cells, cells, cells, need_weights=need_weights)
+        return x + self.gamma * attended.transpose(1, 2).reshape(B, C, H, W), weights
 
 
 class CNNClassifier(nn.Module):
@@ -105,13 +99,13 @@ class CNNClassifier(nn.Module):
         num_classes: int,
         channels: Sequence[int] = (8, 32, 64),
         self_attention: bool = True,
-        key_channels: int | None = None,
+        num_heads: int = 1,
         positions: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = ConvEncoder(channels)
         width = self.encoder.out_channels
-        self.attention = SelfAttention2d(width, key_channels) if self_attention else None
+        self.attention = SelfAttention2d(width, num_heads) if self_attention else None
         self.positions = positions
         self.head = nn.Linear(width, num_classes)
 
