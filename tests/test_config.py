@@ -37,6 +37,7 @@ NEEDS = {  # what an option needs besides itself, by option or by group
     "model=captioner": CAPTIONS,
     "model=captioner_fixed": ["data=digit_captions"],
     "model=captioner_noreg": ["data=digit_captions"],
+    "model=captioner_transformer": ["data=digit_captions"],
     "model=cnn_selfattn": ["data=digit_captions", "data.target=sum"],
 }
 
@@ -87,6 +88,7 @@ def test_wandb_is_offline_unless_asked(monkeypatch):
 
 
 CAP = "data=digit_captions model=captioner"
+CAPT = "data=digit_captions model=captioner_transformer"
 CLS = "data=digit_captions data.target=sum model=cnn_selfattn"
 BAD = {
     "model=nope": "model='nope': no such option; choose one of captioner, captioner_fixed, captioner_noreg",
@@ -136,6 +138,7 @@ BAD = {
     f"{CAP} data.min_digits=3 data.max_digits=2": "data.min_digits=3: must be <= data.max_digits (2)",
     f"{CAP} data.max_scale=16": "data.max_scale=16: must be <= 12, the side of a row slot",
     f"{CAP} model.net.context=hard": "model.net.context='hard': choose one of attention, fixed",
+    f"{CAPT} model.net.d_model=66 model.net.num_heads=2": "model.net.d_model=66: must be divisible by 4",
     f"{CAP} model.attention_reg=-1": "model.attention_reg=-1.0: must be a number >= 0",
     f"{CLS} model.net.positions=true model.net.channels=[8,30]": "model.net.channels[-1]=30: must be",
     f"{CLS} model.net.num_heads=5": "model.net.num_heads=5: must divide model.net.channels[-1] (64)",

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from attnlab.data import BOS, EOS, PAD, Batch
 from attnlab.data.digits import WORD0, DigitCanvasDataModule
 from attnlab.models import CaptionModule, ImageClassifierModule
-from attnlab.nn import Captioner, CNNClassifier, SelfAttention2d
+from attnlab.nn import Captioner, CNNClassifier, SelfAttention2d, TransformerCaptioner
 from attnlab.nn.captioner import doubly_stochastic_penalty
 from attnlab.nn.vision import sinusoidal_2d
 
@@ -45,6 +45,17 @@ def test_attention_over_the_grid_sums_to_one_per_word(canvases):
     assert fixed(canvases.src, canvases.src_len, tgt_in, return_attention=True)[1] is None
 
 
+def test_the_transformer_captioner_cross_attends_over_the_grid(canvases):
+    net = TransformerCaptioner(vocab_size=13).eval()
+    tokens, alignment = net.greedy(canvases.src, canvases.src_len, 3, BOS)
+    cells = net.grid_size(*canvases.src.shape[-2:])
+    assert alignment.shape == (16, 3, cells[0] * cells[1])
+    assert torch.allclose(alignment.sum(-1), torch.ones(16, 3), atol=1e-5)
+    # the cached step-by-step decoder agrees with one teacher-forced pass over its own output
+    tgt_in = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :2]], 1)
+    assert torch.equal(net(canvases.src, canvases.src_len, tgt_in).argmax(-1), tokens)
+
+
 def test_doubly_stochastic_penalty_on_a_hand_made_alpha():
     alpha = torch.tensor(
         [
@@ -68,9 +79,10 @@ def test_the_regulariser_weighs_in_training_only(canvases):
     assert module.losses(canvases)[1] is None
 
 
-def test_the_captioner_overfits_a_tiny_batch(canvases):
+@pytest.mark.parametrize("net", [Captioner, TransformerCaptioner])
+def test_each_captioner_overfits_a_tiny_batch(canvases, net):
     torch.manual_seed(0)
-    module = CaptionModule(Captioner(vocab_size=13), optimizer=partial(torch.optim.Adam, lr=3e-3))
+    module = CaptionModule(net(vocab_size=13), optimizer=partial(torch.optim.Adam, lr=3e-3))
     optimizer = module.configure_optimizers()
     for _ in range(150):
         loss = module.loss(canvases)

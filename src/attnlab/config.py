@@ -203,7 +203,7 @@ def _net_kind(cfg: DictConfig) -> str:
 
 def _validate_image_model(cfg: DictConfig) -> None:
     target = cfg.data.target
-    kind, needed = ("captioner", "model=captioner, captioner_fixed or captioner_noreg")
+    kind, needed = ("captioner", "model=captioner, captioner_fixed, captioner_noreg or captioner_transformer")
     if target != "caption":
         kind, needed = ("classifier", "model=cnn_selfattn")
     if _net_kind(cfg) != kind:
@@ -220,10 +220,17 @@ def _validate_image_model(cfg: DictConfig) -> None:
     if 2 ** (len(channels) - 1) > min(cfg.data.height, cfg.data.width):
         raise ConfigError(f"{net}.channels", list(channels), "pools the canvas away: use fewer blocks")
     if kind == "captioner":
-        _int(cfg, f"{net}.embed_dim", 1)
-        _int(cfg, f"{net}.hidden_size", 1)
-        _choice(cfg, f"{net}.context", CONTEXTS)
-        _fraction(cfg, f"{net}.dropout")
+        if str(cfg.model.net._target_).endswith("TransformerCaptioner"):
+            _validate_transformer(cfg, 0, ("num_layers", "d_ff"))
+            if cfg.model.net.d_model % 4:
+                raise ConfigError(
+                    f"{net}.d_model", cfg.model.net.d_model, "must be divisible by 4 (2D positions)"
+                )
+        else:
+            _int(cfg, f"{net}.embed_dim", 1)
+            _int(cfg, f"{net}.hidden_size", 1)
+            _choice(cfg, f"{net}.context", CONTEXTS)
+            _fraction(cfg, f"{net}.dropout")
         _int(cfg, "model.beam_size", 1)
         reg = OmegaConf.select(cfg, "model.attention_reg")
         if not isinstance(reg, (int, float)) or reg < 0:
@@ -291,10 +298,11 @@ def _validate_transformer(cfg: DictConfig, longest: int, sizes: tuple[str, ...])
     for key in sizes:
         _int(cfg, f"{net}.{key}", 1)
     _choice(cfg, f"{net}.norm", NORMS)
-    _choice(cfg, f"{net}.positional", POSITIONS)
     _fraction(cfg, f"{net}.dropout")
-    # the target is one longer than the source for copy/reverse/sort, two for add (carry + EOS)
-    _int(cfg, f"{net}.max_len", longest + 2)
+    if longest:  # a sequence source: its positions must fit the table
+        _choice(cfg, f"{net}.positional", POSITIONS)
+        # the target is one longer than the source for copy/reverse/sort, two for add (carry + EOS)
+        _int(cfg, f"{net}.max_len", longest + 2)
 
 
 def _parameters_exist(cfg: DictConfig, key: str) -> None:

@@ -109,6 +109,18 @@ class CaptionerNet(_Net):
 
 
 @dataclass
+class TransformerCaptionerNet(_Net):
+    _target_: str = "attnlab.nn.TransformerCaptioner"
+    channels: list[int] = field(default_factory=lambda: [8, 32, 64])
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 2
+    d_ff: int = 256
+    dropout: float = 0.0
+    norm: str = "pre"
+
+
+@dataclass
 class CNNClassifierNet:
     _target_: str = "attnlab.nn.CNNClassifier"
     num_classes: Optional[int] = None  # left null: train.py sets it from the data module
@@ -146,6 +158,13 @@ class CaptionerModel(_Module):
     _target_: str = "attnlab.models.CaptionModule"
     attention_reg: float = 1.0
     net: CaptionerNet = field(default_factory=CaptionerNet)
+
+
+@dataclass
+class TransformerCaptionerModel(_Module):
+    _target_: str = "attnlab.models.CaptionModule"
+    attention_reg: float = 0.0
+    net: TransformerCaptionerNet = field(default_factory=TransformerCaptionerNet)
 
 
 @dataclass
@@ -211,6 +230,7 @@ def register() -> None:
     store.store(group="model", name="transformer_schema", node=TransformerModel)
     store.store(group="model", name="transformer_lm_schema", node=TransformerLMModel)
     store.store(group="model", name="captioner_schema", node=CaptionerModel)
+    store.store(group="model", name="captioner_transformer_schema", node=TransformerCaptionerModel)
     store.store(group="model", name="classifier_schema", node=ClassifierModel)
     store.store(group="trainer", name="trainer_schema", node=Trainer)
     store.store(group="logger", name="wandb_schema", node={"wandb": WandbLogger})

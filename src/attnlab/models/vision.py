@@ -135,7 +135,8 @@ class ImageClassifierModule(TrainableModule):
 
     def _evaluate(self, split: str, batch: Batch) -> Tensor:
         logits = self.net(batch.src)
-        self.log(f"{split}/loss", F.cross_entropy(logits, batch.tgt), prog_bar=split == "val", sync_dist=True)
+        loss = F.cross_entropy(logits, batch.tgt)
+        self.log(f"{split}/loss", loss, prog_bar=split == "val", sync_dist=True, batch_size=len(batch.src))
         metrics = self.val_metrics if split == "val" else self.test_metrics
         metrics.update(logits.argmax(-1), batch.tgt)
         self.log_dict(metrics, prog_bar=split == "val")

@@ -1,7 +1,7 @@
 """Pure PyTorch building blocks: no Lightning, Hydra or W&B in here."""
 
 from attnlab.nn.attention import MultiHeadAttention
-from attnlab.nn.captioner import Captioner
+from attnlab.nn.captioner import Captioner, TransformerCaptioner
 from attnlab.nn.decoding import IncrementalDecoder
 from attnlab.nn.language_model import TransformerLM
 from attnlab.nn.rnn_attention import AdditiveAttention, DotAttention, GeneralAttention, RNNAttention
@@ -22,5 +22,6 @@ __all__ = [
     "Seq2Seq",
     "SelfAttention2d",
     "Transformer",
+    "TransformerCaptioner",
     "TransformerLM",
 ]

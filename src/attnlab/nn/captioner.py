@@ -9,7 +9,8 @@ word the LSTM decoder attends over them, as the RNN seq2seq decoder attends over
     h_t = LSTM([E y_{t-1}; z_t], h_{t-1}),   p(y_t) = softmax(W_o [h_t; z_t; E y_{t-1}])
 
 ``context="fixed"`` is the ablation: z_t = the mean of the a_i at every word, one context vector
-for the whole caption. Both start from h_0, c_0 = tanh(W (mean a_i)).
+for the whole caption. Both start from h_0, c_0 = tanh(W (mean a_i)). ``TransformerCaptioner``
+puts the Transformer's decoder over the same grid instead of the LSTM.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 
 from attnlab.nn.decoding import IncrementalDecoder
 from attnlab.nn.rnn_attention import AdditiveAttention
+from attnlab.nn.transformer import Transformer
 from attnlab.nn.vision import ConvEncoder, sinusoidal_2d
 
 CONTEXTS = ("attention", "fixed")
@@ -157,3 +159,43 @@ class Captioner(IncrementalDecoder):
         annotations, hidden = state
         annotations = Annotations(*(t.index_select(0, index) for t in annotations))
         return annotations, tuple(s.index_select(0, index) for s in hidden)
+
+
+class TransformerCaptioner(Transformer):
+    """The Transformer's decoder attending over the CNN's grid: the cells, projected to
+    ``d_model`` with 2D sinusoidal positions added, take the place of the encoder's output.
+
+    Decoding (key/value cache, beam search) is the Transformer's; the alignment of a step is the
+    last layer's cross-attention averaged over heads. The doubly stochastic regulariser is Xu et
+    al.'s for the LSTM's soft attention and is not applied here.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        channels: Sequence[int] = (8, 32, 64),
+        d_model: int = 64,
+        num_heads: int = 4,
+        num_layers: int = 2,
+        d_ff: int = 256,
+        dropout: float = 0.0,
+        norm: str = "pre",
+    ) -> None:
+        super().__init__(vocab_size, d_model, num_heads, 0, num_layers, d_ff, dropout, norm, max_len=64)
+        self.cnn = ConvEncoder(channels)
+        self.project = nn.Conv2d(self.cnn.out_channels, d_model, 1)  # each cell to d_model
+
+    def grid_size(self, height: int, width: int) -> tuple[int, int]:
+        return self.cnn.grid_size(height, width)
+
+    def encode(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, None]:
+        """images (B, 1, H, W) -> memory (B, L, d_model), no padding: every cell is real."""
+        grid = self.project(self.cnn(src))
+        grid = grid + sinusoidal_2d(grid.size(1), grid.size(2), grid.size(3), grid.device)
+        return self.encoder_norm(grid.flatten(2).transpose(1, 2)), None
+
+    def forward(
+        self, images: Tensor, num_digits: Tensor, tgt_in: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, None]:
+        logits = super().forward(images, num_digits, tgt_in)
+        return (logits, None) if return_attention else logits
