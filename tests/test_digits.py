@@ -41,6 +41,7 @@ def test_splits_share_no_source_scan(data):
         used[name] = set(scans[scans >= 0].tolist())
         assert used[name] <= set(split[name].tolist())
     assert not used["train"] & used["test"] and not used["train"] & used["val"]
+    assert not used["val"] & used["test"]
 
 
 def test_each_caption_names_the_digits_drawn_in_reading_order(data):
@@ -76,20 +77,35 @@ def test_sum_and_count_targets():
         assert dm.net_args == {"num_classes": classes} and int(tgt.max()) < classes
 
 
-def test_layouts_place_digits_in_their_slots_and_in_reading_order():
+def test_layouts_place_digits_in_their_slots_one_per_slot():
     for layout in ("row", "grid"):
         dm = DigitCanvasDataModule(layout=layout, train_size=100, val_size=10, test_size=10, max_digits=6)
         dm.setup()
-        rows, columns = slot_grid(layout, dm.slots)
+        _, columns = slot_grid(layout, dm.slots)
         boxes = dm.datasets["train"].canvases.boxes
         k = dm.datasets["train"].canvases.num_digits
         height, width = dm.size
-        slot_h, slot_w = height // rows, width // columns
+        slot_w = width // columns
         for i in range(len(k)):
-            slots = []
+            placed = [(y, x // slot_w) for y, x, _ in boxes[i, : k[i]].tolist()]
             for y, x, side in boxes[i, : k[i]].tolist():
-                assert y // slot_h == (y + side - 1) // slot_h  # inside one slot
-                assert x // slot_w == (x + side - 1) // slot_w
-                slots.append((y // slot_h, x))
-            assert slots == sorted(slots)  # row by row, left to right
-            assert len({(r, x // slot_w) for r, x in slots}) == len(slots)  # one digit per slot
+                assert x // slot_w == (x + side - 1) // slot_w  # inside one column of slots
+                crosses = y < height // 2 < y + side
+                assert crosses == (layout == "row")  # row digits cross the middle, grid ones never
+            rows = [y >= height // 2 and layout == "grid" for y, _ in placed]
+            assert len(set(zip(rows, [c for _, c in placed], strict=True))) == len(placed)  # one per slot
+
+
+def test_the_reading_order_can_be_read_off_the_image_in_the_mixed_layout(data):
+    """Row canvases (a digit crosses the middle line) read left to right; grid canvases read
+    the top half, then the bottom half. The captions follow that order on every canvas."""
+    canvases = data.datasets["train"].canvases
+    middle = canvases.images.shape[-2] // 2
+    layouts = set()
+    for i in range(len(canvases.num_digits)):
+        boxes = canvases.boxes[i, : canvases.num_digits[i]].tolist()
+        row = any(y < middle < y + side for y, _, side in boxes)
+        layouts.add(row)
+        keys = [(0 if row else int(y >= middle), x) for y, x, _ in boxes]
+        assert keys == sorted(keys), (i, boxes)
+    assert layouts == {True, False}  # both layouts occur

@@ -183,8 +183,8 @@ def _validate_canvases(cfg: DictConfig) -> None:
     if small > large:
         raise ConfigError("data.min_scale", small, f"must be <= data.max_scale ({large})")
     for kind in ("row", "grid") if layout == "mixed" else (layout,):
-        rows, columns = slot_grid(kind, slots)
-        fits = min(height // rows, width // columns)
+        _, columns = slot_grid(kind, slots)
+        fits = min(height // 2, width // columns)  # row digits cross the middle line, grid ones not
         if large > fits:
             allowed = f"must be <= {fits}, the side of a {kind} slot on a {height} x {width} canvas"
             raise ConfigError("data.max_scale", large, allowed)
@@ -192,13 +192,11 @@ def _validate_canvases(cfg: DictConfig) -> None:
 
 def _net_kind(cfg: DictConfig) -> str:
     target = str(OmegaConf.select(cfg, "model.net._target_"))
-    return (
-        "captioner"
-        if target.endswith("Captioner")
-        else "classifier"
-        if target.endswith("CNNClassifier")
-        else "sequence"
-    )
+    if target.endswith("Captioner"):
+        return "captioner"
+    if target.endswith("CNNClassifier"):
+        return "classifier"
+    return "sequence"
 
 
 def _validate_image_model(cfg: DictConfig) -> None:

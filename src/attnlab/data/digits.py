@@ -75,8 +75,13 @@ def compose(
 ) -> Canvases:
     """n canvases of ``size`` (H, W) drawn from the scans whose indices are in ``pool``. Each
     digit is resized to a random side in ``scale`` (pixels) and placed at a random offset inside
-    a random free slot; digits cannot overlap, as a slot holds one digit and is at least
-    ``scale[1]`` wide."""
+    a random free slot; digits cannot overlap, as a slot holds one digit.
+
+    The reading order must be visible in the image, whatever the layout: a digit of the row
+    layout always crosses the canvas's middle line, a digit of the grid never does (it stays
+    in its half). Otherwise a row canvas with a high digit right of a low one would look like
+    a grid canvas read in the other order.
+    """
     (lo, hi), (height, width) = digit_range, size
     k = torch.randint(lo, hi + 1, (n,), generator=g)
     grid = torch.rand(n, generator=g) < 0.5 if layout == "mixed" else torch.full((n,), layout == "grid")
@@ -95,6 +100,7 @@ def compose(
     labels_np = labels.numpy()
     k_np, grid_np, order_np = k.numpy(), grid.numpy(), slot_order.numpy()
     picks_np, sides_np, jitter_np = picks.numpy(), sides.numpy(), jitter.numpy()
+    middle = height // 2
     for i in range(n):
         rows, cols = slot_grid("grid" if grid_np[i] else "row", slots)
         slot_h, slot_w = height // rows, width // cols
@@ -102,13 +108,16 @@ def compose(
         for j, slot in enumerate(chosen):
             side, scan = sides_np[i, j], picks_np[i, j]
             r, c = divmod(int(slot), cols)
-            y = r * slot_h + int(jitter_np[i, j, 0] * (slot_h - side + 1))
+            if rows == 1:  # top in middle-side+1 .. middle-1: the digit crosses the middle line
+                y = middle - side + 1 + int(jitter_np[i, j, 0] * (side - 1))
+            else:
+                y = r * slot_h + int(jitter_np[i, j, 0] * (slot_h - side + 1))
             x = c * slot_w + int(jitter_np[i, j, 1] * (slot_w - side + 1))
             patch = images[i, y : y + side, x : x + side]
             np.maximum(patch, resized[side][scan], out=patch)
             digits[i, j], used[i, j], boxes[i, j] = labels_np[scan], scan, (y, x, side)
-    tensors = (torch.from_numpy(a) for a in (digits, used, boxes))
-    return Canvases(torch.from_numpy(images)[:, None], next(tensors), k, *tensors)
+    images_t = torch.from_numpy(images)[:, None]
+    return Canvases(images_t, torch.from_numpy(digits), k, torch.from_numpy(used), torch.from_numpy(boxes))
 
 
 class CanvasDataset(Dataset):
@@ -196,6 +205,6 @@ class DigitCanvasDataModule(GeneratedDataModule):
         return CanvasDataset(canvases, self.target)
 
     def make_train_batches(self, dataset: Dataset, g: torch.Generator) -> FixedBatches:
-        if self.target == "caption":  # captions of one length per batch: no padding
-            return FixedBatches.by_length(dataset, self.batch_size, g)
-        return FixedBatches.shuffled(dataset, self.batch_size, g)  # every class in every batch
+        # Not bucketed by k: batch norm would then see one number of digits per training batch
+        # and a mix at evaluation; a mix of classes per batch helps the classifier too.
+        return FixedBatches.shuffled(dataset, self.batch_size, g)

@@ -61,12 +61,17 @@ class CaptionModule(Seq2SeqModule):
         self.val_bleu, self.test_bleu = BLEUScore(n_gram=2), BLEUScore(n_gram=2)
 
     def losses(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
-        """-> the captions' negative log-likelihood, and the regulariser (None when it is off)."""
+        """-> the negative log-likelihood per word, and the regulariser per word (None when off).
+
+        Xu et al. minimize sum_t -log p(y_t) + lambda * sum_i (1 - sum_t a_ti)^2 per caption.
+        Divided by the caption's length in words it reads per word, like every attnlab loss,
+        and lambda keeps the paper's weight against the likelihood."""
         logits, alpha = self.net(batch.src, batch.src_len, decoder_inputs(batch.tgt), return_attention=True)
         nll = F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
         if alpha is None or self.attention_reg == 0:
             return nll, None
-        return nll, doubly_stochastic_penalty(alpha, batch.tgt != PAD)
+        words = batch.tgt != PAD
+        return nll, doubly_stochastic_penalty(alpha, words) * len(words) / words.sum()
 
     def loss(self, batch: Batch) -> Tensor:
         """What training minimizes; val/loss and test/loss are the likelihood alone, comparable
@@ -80,7 +85,7 @@ class CaptionModule(Seq2SeqModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.src))
         if penalty is not None:
             self.log("train/nll", nll, batch_size=len(batch.src))
-            self.log("train/attention_reg", penalty, batch_size=len(batch.src))
+            self.log("train/attention_penalty", penalty, batch_size=len(batch.src))
         return loss
 
     def update_metrics(self, split: str, preds: Tensor, batch: Batch) -> None:
@@ -100,8 +105,11 @@ class CaptionModule(Seq2SeqModule):
         maps = _upsample(alpha, self.net.grid_size(*size), size).cpu().numpy()
         rows = []
         for i in range(len(batch.src)):
-            words = decode(tokens[i], vocab) + ["</s>"]  # what it said, and where it looked to stop
-            panels = [(word, maps[i, t]) for t, word in enumerate(words[: tokens.size(1)])]
+            panels = []
+            for t, token in enumerate(tokens[i].tolist()):  # every step up to EOS, its map
+                panels.append((vocab[token], maps[i, t]))
+                if token == EOS:
+                    break
             rows.append((batch.src[i, 0].cpu().numpy(), panels))
         return {"caption_attention": image_attention_figure(rows)}
 
