@@ -220,13 +220,14 @@ def _validate_image_model(cfg: DictConfig) -> None:
     if kind == "captioner":
         if str(cfg.model.net._target_).endswith("TransformerCaptioner"):
             _validate_transformer(cfg, 0, ("num_layers", "d_ff"))
+            _int(cfg, f"{net}.max_len", cfg.data.max_digits + 1)  # the caption and its EOS
             if cfg.model.net.d_model % 4:
                 raise ConfigError(
                     f"{net}.d_model", cfg.model.net.d_model, "must be divisible by 4 (2D positions)"
                 )
         else:
-            _int(cfg, f"{net}.embed_dim", 1)
-            _int(cfg, f"{net}.hidden_size", 1)
+            for key in ("embed_dim", "hidden_size", "attention_dim"):
+                _int(cfg, f"{net}.{key}", 1)
             _choice(cfg, f"{net}.context", CONTEXTS)
             _fraction(cfg, f"{net}.dropout")
         _int(cfg, "model.beam_size", 1)

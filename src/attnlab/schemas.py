@@ -118,6 +118,7 @@ class TransformerCaptionerNet(_Net):
     d_ff: int = 256
     dropout: float = 0.0
     norm: str = "pre"
+    max_len: int = 64
 
 
 @dataclass

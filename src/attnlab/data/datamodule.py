@@ -71,7 +71,7 @@ class FixedBatches(Dataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> Batch:
         return self.dataset.__getitems__(self.batches[index].tolist())
 
 
@@ -94,7 +94,7 @@ class ResumableSampler(DistributedSampler):
         return iter(indices[start:])
 
 
-def _batch_as_is(batch):
+def _batch_as_is(batch: Batch) -> Batch:
     return batch
 
 

@@ -7,17 +7,14 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
 from attnlab.data import BOS, EOS, PAD, Batch, decoder_inputs
-from attnlab.data.tasks import decode
 from attnlab.metrics import ExactMatchByLength
 from attnlab.models.base import TrainableModule
 from attnlab.nn.decoding import IncrementalDecoder
-from attnlab.plots import alignment_figure, head_grid_figure
 
 
 class Seq2SeqModule(TrainableModule):
@@ -86,33 +83,3 @@ class Seq2SeqModule(TrainableModule):
         for length, value in self.test_by_length.compute().items():
             self.log(f"test/exact_match@{self.length_key}={length}", value)
         self.test_by_length.reset()
-
-    def attention_figures(self, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
-        """The plots of these (validation) examples: each alignment matrix, and for a
-        Transformer every layer's heads for the longest example."""
-        tokens, alignment = self.net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
-        examples = []
-        for i in range(len(batch.src)):
-            source = decode(batch.src[i], vocab)
-            output = [vocab[t] for t in tokens[i, : int(batch.tgt_len[i])].tolist()]
-            weights = alignment[i, : len(output), : len(source)].float().cpu().numpy()
-            examples.append((source, output, weights))
-        figures = {"alignment": alignment_figure(examples)}
-        if hasattr(self.net, "attention_maps"):
-            figures["attention_heads"] = self._head_grid(batch, len(batch.src) - 1, vocab)
-        return figures
-
-    def _head_grid(self, batch: Batch, i: int, vocab: tuple[str, ...]) -> Figure:
-        n, m = int(batch.src_len[i]), int(batch.tgt_len[i])
-        src, tgt = batch.src[i : i + 1, :n], batch.tgt[i : i + 1, :m]
-        tgt_in = decoder_inputs(tgt)
-        maps = self.net.attention_maps(src, batch.src_len[i : i + 1], tgt_in)
-        maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
-        source = [vocab[t] for t in src[0].tolist()]
-        target = [vocab[t] for t in tgt_in[0].tolist()]
-        labels = {
-            "encoder self": (source, source),
-            "decoder self": (target, target),
-            "cross": (target, source),
-        }
-        return head_grid_figure(maps, labels)

@@ -8,29 +8,20 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import BLEUScore
 
-from attnlab.data import BOS, EOS, PAD, Batch, decoder_inputs
+from attnlab.data import EOS, PAD, Batch, decoder_inputs
 from attnlab.data.digits import VOCAB
 from attnlab.data.tasks import decode
 from attnlab.metrics import ExactMatchByLength
 from attnlab.models.base import TrainableModule
 from attnlab.models.seq2seq import Seq2SeqModule
-from attnlab.nn.captioner import Captioner, doubly_stochastic_penalty
+from attnlab.nn.captioner import doubly_stochastic_penalty
+from attnlab.nn.decoding import IncrementalDecoder
 from attnlab.nn.vision import CNNClassifier
-from attnlab.plots import image_attention_figure
-
-
-def _upsample(maps: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:
-    """(B, M, L) weights over the grid's cells -> (B, M, H, W) over the image's pixels."""
-    B, M, _ = maps.shape
-    return F.interpolate(maps.reshape(B * M, 1, *grid).float(), size=size, mode="bilinear").reshape(
-        B, M, *size
-    )
 
 
 class CaptionModule(Seq2SeqModule):
@@ -46,7 +37,7 @@ class CaptionModule(Seq2SeqModule):
 
     def __init__(
         self,
-        net: Captioner,
+        net: IncrementalDecoder,  # Captioner or TransformerCaptioner
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         beam_size: int = 1,
@@ -98,28 +89,12 @@ class CaptionModule(Seq2SeqModule):
         self.log_dict(extra)
         self.log(f"{split}/bleu2", bleu)
 
-    def attention_figures(self, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
-        """For each example: the image, then one panel per generated word with alpha_t over it."""
-        tokens, alpha = self.net.greedy(batch.src, batch.src_len, batch.tgt.size(1), BOS)
-        size = tuple(batch.src.shape[-2:])
-        maps = _upsample(alpha, self.net.grid_size(*size), size).cpu().numpy()
-        rows = []
-        for i in range(len(batch.src)):
-            panels = []
-            for t, token in enumerate(tokens[i].tolist()):  # every step up to EOS, its map
-                panels.append((vocab[token], maps[i, t]))
-                if token == EOS:
-                    break
-            rows.append((batch.src[i, 0].cpu().numpy(), panels))
-        return {"caption_attention": image_attention_figure(rows)}
-
 
 class ImageClassifierModule(TrainableModule):
     """One class per image (the canvases' sum or count of digits). Logs accuracy, and at test
     also accuracy per number of digits, ``test/accuracy@k=<k>``."""
 
     monitor = "val/accuracy"
-    num_queries = 3  # query cells per example in the attention plot
 
     def __init__(
         self,
@@ -161,20 +136,3 @@ class ImageClassifierModule(TrainableModule):
         for k, value in self.test_by_count.compute().items():
             self.log(f"test/accuracy@k={k}", value)
         self.test_by_count.reset()
-
-    def attention_figures(self, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
-        """For each example, the block's attention from a few query cells: the brightest cells
-        of the image at the grid's resolution (they lie on digits), one panel each."""
-        size = tuple(batch.src.shape[-2:])
-        grid = self.net.encoder.grid_size(*size)
-        weights = self.net.attention_weights(batch.src)  # (B, L, L)
-        ink = F.adaptive_avg_pool2d(batch.src, grid).flatten(1)  # (B, L)
-        queries = ink.topk(self.num_queries, dim=1).indices  # (B, Q)
-        picked = weights.gather(1, queries[..., None].expand(-1, -1, weights.size(-1)))  # (B, Q, L)
-        maps = _upsample(picked, grid, size).cpu().numpy()
-        rows = []
-        for i in range(len(batch.src)):
-            cells = [divmod(int(q), grid[1]) for q in queries[i]]
-            panels = [(f"query cell ({r}, {c})", maps[i, j]) for j, (r, c) in enumerate(cells)]
-            rows.append((batch.src[i, 0].cpu().numpy(), panels))
-        return {"self_attention": image_attention_figure(rows)}

@@ -166,8 +166,9 @@ class TransformerCaptioner(Transformer):
     ``d_model`` with 2D sinusoidal positions added, take the place of the encoder's output.
 
     Decoding (key/value cache, beam search) is the Transformer's; the alignment of a step is the
-    last layer's cross-attention averaged over heads. The doubly stochastic regulariser is Xu et
-    al.'s for the LSTM's soft attention and is not applied here.
+    last layer's cross-attention averaged over heads. ``max_len`` bounds the caption's length
+    (its positional table). The doubly stochastic regulariser is Xu et al.'s for the LSTM's soft
+    attention and is not applied here.
     """
 
     def __init__(
@@ -180,8 +181,9 @@ class TransformerCaptioner(Transformer):
         d_ff: int = 256,
         dropout: float = 0.0,
         norm: str = "pre",
+        max_len: int = 64,
     ) -> None:
-        super().__init__(vocab_size, d_model, num_heads, 0, num_layers, d_ff, dropout, norm, max_len=64)
+        super().__init__(vocab_size, d_model, num_heads, 0, num_layers, d_ff, dropout, norm, max_len=max_len)
         self.cnn = ConvEncoder(channels)
         self.project = nn.Conv2d(self.cnn.out_channels, d_model, 1)  # each cell to d_model
 
@@ -199,3 +201,7 @@ class TransformerCaptioner(Transformer):
     ) -> Tensor | tuple[Tensor, None]:
         logits = super().forward(images, num_digits, tgt_in)
         return (logits, None) if return_attention else logits
+
+    def attention_maps(self, src: Tensor, src_len: Tensor, tgt_in: Tensor) -> dict[str, list[Tensor]]:
+        """The Transformer's per-head maps embed a token source; an image has none."""
+        raise NotImplementedError("TransformerCaptioner draws its cross-attention over the image instead")
