@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 # The CPU build of torch that lies on this machine's disk (pip finds it there).
 TORCH := torch==2.13.0
 export WANDB_SILENT ?= true
+# pytest-xdist workers: most tests are one-thread subprocesses, so one worker per core
+TEST_WORKERS ?= auto
 
 .PHONY: install install-dev train test test-all bench bottleneck clean
 
@@ -29,10 +31,10 @@ train: install
 	$(PY) train.py $(ARGS)
 
 test: install-dev
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) $(ARGS)
 
 test-all: install-dev
-	$(PY) -m pytest -q -m '' $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m '' $(ARGS)
 
 bench: install
 	$(PY) -m benchmarks.run $(ARGS)

@@ -64,16 +64,22 @@ def _measure_one(length: int, need_weights: bool) -> dict:
         layer(x, x, x, need_weights=need_weights)  # the first call at this size: fresh memory
         peak = _kib("VmHWM:")
         seconds = median_seconds({"f": lambda: layer(x, x, x, need_weights=need_weights)}, 3, warmup=0)
-    return {"length": length, "need_weights": need_weights, "seconds": seconds["f"],
-            "peak_mib": (peak - baseline) / 1024}
+    return {
+        "length": length,
+        "need_weights": need_weights,
+        "seconds": seconds["f"],
+        "peak_mib": (peak - baseline) / 1024,
+    }
 
 
 def memory_scaling() -> list[dict]:
     rows = []
     for need_weights in (False, True):
         for length in LENGTHS:
-            code = f"import json; from benchmarks.attention import _measure_one; " \
-                   f"print(json.dumps(_measure_one({length}, {need_weights})))"
+            code = (
+                f"import json; from benchmarks.attention import _measure_one; "
+                f"print(json.dumps(_measure_one({length}, {need_weights})))"
+            )
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import attention, lightning_overhead, seq2seq_step, transformer_step
+from benchmarks import attention, lightning_overhead, seq2seq_step, transformer_step, vision
 from benchmarks.common import write
 
 BENCHMARKS = {
@@ -10,6 +10,7 @@ BENCHMARKS = {
     "lightning_overhead": lightning_overhead.run,
     "attention": attention.run,
     "transformer_step": transformer_step.run,
+    "vision": vision.run,
 }
 
 

@@ -24,8 +24,14 @@ class TorchTransformer(nn.Module):
         d = SIZES["d_model"]
         self.embed = nn.Embedding(VOCAB, d)
         self.core = nn.Transformer(
-            d, SIZES["num_heads"], SIZES["num_encoder_layers"], SIZES["num_decoder_layers"], SIZES["d_ff"],
-            dropout=0.0, batch_first=True, norm_first=True,
+            d,
+            SIZES["num_heads"],
+            SIZES["num_encoder_layers"],
+            SIZES["num_decoder_layers"],
+            SIZES["d_ff"],
+            dropout=0.0,
+            batch_first=True,
+            norm_first=True,
         )
         self.out = nn.Linear(d, VOCAB)
 
@@ -33,8 +39,12 @@ class TorchTransformer(nn.Module):
         scale = math.sqrt(self.core.d_model)
         causal = nn.Transformer.generate_square_subsequent_mask(tgt_in.size(1), dtype=torch.bool)
         h = self.core(
-            self.embed(src) * scale, self.embed(tgt_in) * scale, tgt_mask=causal, tgt_is_causal=True,
-            src_key_padding_mask=src_padding, memory_key_padding_mask=src_padding,
+            self.embed(src) * scale,
+            self.embed(tgt_in) * scale,
+            tgt_mask=causal,
+            tgt_is_causal=True,
+            src_key_padding_mask=src_padding,
+            memory_key_padding_mask=src_padding,
         )
         return self.out(h)
 

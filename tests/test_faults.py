@@ -114,3 +114,6 @@ def test_a_failing_job_does_not_stop_the_others_and_the_report_says_why(tmp_path
     assert jobs["1"].ok and jobs["1"].metrics["test/exact_match"] >= 0  # ...after running the next job
     assert not jobs["0"].ok
     assert jobs["0"].error == "MisconfigurationException: No supported gpu backend found!"
+    error = (tmp_path / "sweep" / "0" / "error.txt").read_text()
+    assert error == jobs["0"].error + "\n"  # one line, the innermost cause
+    assert not (tmp_path / "sweep" / "0" / "metrics.json").exists()
