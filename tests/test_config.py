@@ -12,7 +12,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from attnlab.config import CONF_DIR, ConfigError, check_overrides, validate
+from attnlab.config import CONF_DIR, ConfigError, validate
+from attnlab.overrides import check_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = [
