@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from attnlab.config import CONF_DIR, ConfigError, validate
 from attnlab.overrides import check_overrides
+from attnlab.transfer import check_init_from
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = [
@@ -28,6 +29,8 @@ GROUPS = [
     "heads",
     "schedule",
     "digits",
+    "downstream",
+    "init",
 ]
 CAPTIONS = ["data=digit_captions", "model=captioner"]
 NEEDS = {  # what an option needs besides itself, by option or by group
@@ -40,6 +43,12 @@ NEEDS = {  # what an option needs besides itself, by option or by group
     "model=captioner_noreg": ["data=digit_captions"],
     "model=captioner_transformer": ["data=digit_captions"],
     "model=cnn_selfattn": ["data=digit_captions", "data.target=sum"],
+    "model=lm_pretrain": ["data=date_corpus"],
+    "data=date_corpus": ["model=lm_pretrain"],
+    "model=lm_classifier": ["data=date_months"],
+    "data=date_months": ["model=lm_classifier"],
+    "init=pretrained": ["model=transformer_lm", "pretrained=/runs/pretrain"],
+    "experiment=transfer": ["pretrained=/runs/pretrain"],
 }
 
 
@@ -64,12 +73,15 @@ def test_every_group_option_composes_and_validates(override):
 
 @pytest.mark.parametrize("experiment", _options("experiment"))
 def test_every_experiment_sweep_combination_composes(experiment):
-    cfg = _compose([f"experiment={experiment}"])
+    base = [f"experiment={experiment}", *NEEDS.get(f"experiment={experiment}", [])]
+    cfg = _compose(base)
+    validate(cfg)
+    if not cfg.hydra.sweeper.params:  # a single run
+        return
     params = OmegaConf.to_container(cfg.hydra.sweeper.params)
-    assert params, f"experiment={experiment} defines no sweep"
     axes = [[f"{key}={value}" for value in str(values).split(",")] for key, values in params.items()]
     for combination in itertools.product(*axes):
-        validate(_compose([f"experiment={experiment}", *combination]))
+        validate(_compose([*base, *combination]))
 
 
 def test_length_options_set_train_and_test_lengths_together():
@@ -88,9 +100,16 @@ def test_wandb_is_offline_unless_asked(monkeypatch):
     assert _compose(["logger.wandb.offline=false"]).logger.wandb.offline is False
 
 
+def test_pretraining_logs_its_checkpoints_as_artifacts_only_online(monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert _compose(["experiment=pretrain"]).logger.wandb.log_model is False
+    assert _compose(["experiment=pretrain", "logger.wandb.offline=false"]).logger.wandb.log_model is True
+
+
 CAP = "data=digit_captions model=captioner"
 CAPT = "data=digit_captions model=captioner_transformer"
 CLS = "data=digit_captions data.target=sum model=cnn_selfattn"
+LM = "data=dates model=transformer_lm"
 BAD = {
     "model=nope": "model='nope': no such option; choose one of captioner, captioner_fixed, captioner_noreg",
     "length=8": "length='8': no such option; choose one of len16, len24, len32, len64, len8",
@@ -146,13 +165,24 @@ BAD = {
     f"{CLS} model.net.num_classes=3": "model.net.num_classes=3: is set from the task's data; leave it out",
     "data=length digits=k1-2": "data='length': no such option",
     "digits=k1-2": "digits='k1-2': sets data.min_digits, which data (attnlab.data.SequenceDataModule)",
+    # transfer learning
+    f"{LM} model.freeze=all": "model.freeze='all': choose one of none, embeddings, encoder",
+    f"{LM} model.body_lr=-1": "model.body_lr=-1.0: must be a number > 0, or null for the optimizer's rate",
+    "model=transformer model.freeze=encoder": "model.freeze='encoder': needs a net with a body and a head",
+    f"{LM} init=pretrained": "pretrained: init=pretrained starts from it: give a run of experiment=pretrain",
+    "data=date_months model=transformer_lm": "model.net._target_='attnlab.nn.TransformerLM': does not fit",
+    "data=date_corpus model=transformer_lm": "model._target_='attnlab.models.Seq2SeqModule': does not fit",
+    "data=dates model=lm_pretrain": "model._target_='attnlab.models.LanguageModelModule': does not fit data",
+    f"{LM} model.init_from=/nowhere/run": "model.init_from='/nowhere/run': no such file or directory",
+    "data=dates data.target=weekday": "data.target='weekday': choose one of iso, month, text",
 }
 
 
 @pytest.mark.parametrize("overrides", list(BAD))
 def test_bad_input_names_the_key_and_what_is_allowed(overrides):
     with pytest.raises(ConfigError) as error:
-        check_overrides(overrides.split())
+        for cfg in check_overrides(overrides.split()):
+            check_init_from(cfg)
     assert str(error.value).startswith(BAD[overrides])
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from attnlab import report
 from attnlab.report import load_jobs, main, markdown_table, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -169,3 +170,24 @@ def test_classifier_jobs_plot_accuracy_by_number_of_digits(tmp_path: Path) -> No
     assert "test/exact_match" not in header  # only the metrics the jobs have
     assert "![accuracy vs digits per canvas]" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "accuracy_vs_length.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_size_sweep_plots_each_task_against_the_number_of_examples(tmp_path, monkeypatch):
+    drawn = {}
+    real = report.metric_vs_size_figure
+    monkeypatch.setattr(
+        report, "metric_vs_size_figure", lambda panels, xlabel: real(drawn.update(panels) or panels, xlabel)
+    )
+    arms = [(t, i, n) for t in ("dates", "months") for i in ("pretrained", "scratch") for n in (100, 1000)]
+    for job, (task, init, size) in enumerate(arms):
+        metric = "test/exact_match" if task == "dates" else "test/accuracy"
+        value = size / 2000 + (0.4 if init == "pretrained" else 0)
+        overrides = [f"downstream={task}", f"init={init}", f"data.train_size={size}"]
+        _write_job(tmp_path / str(job), overrides, {metric: value, "test/loss": 1.0})
+    write_report(tmp_path)
+    lines = {"init=pretrained": {100: 0.45, 1000: 0.9}, "init=scratch": {100: 0.05, 1000: 0.5}}
+    assert drawn == {"downstream=dates test/exact_match": lines, "downstream=months test/accuracy": lines}
+    assert (tmp_path / "metric_vs_train_size.png").read_bytes().startswith(PNG_MAGIC)
+    assert (
+        "![test metric vs data.train_size](metric_vs_train_size.png)" in (tmp_path / "report.md").read_text()
+    )

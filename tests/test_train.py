@@ -6,7 +6,9 @@ import json
 import math
 
 import torch
+from pytest import approx
 
+from attnlab.data.dates import vocabulary
 from helpers import TINY, train_py
 
 
@@ -121,3 +123,26 @@ def test_a_cnn_selfattn_run_monitors_accuracy_and_draws_query_maps(tmp_path):
     assert 0 <= metrics["val/accuracy"] <= 1 and 0 <= metrics["test/accuracy"] <= 1
     assert any(k.startswith("test/accuracy@k=") for k in metrics)
     assert list((run_dir / "checkpoints").glob("best-step*.ckpt"))  # monitored val/accuracy
+
+
+def test_pretrain_then_fine_tune_from_its_run_directory(tmp_path):
+    small = ["model.net.d_model=32", "model.net.num_heads=2", "model.net.num_layers=2", "model.net.d_ff=64"]
+    sizes = ["data.train_size=512", "data.val_size=64", "data.test_size=64"]
+    steps = ["trainer.max_steps=16", "trainer.val_check_interval=8", "~callbacks.progress_bar", "logger=none"]
+    pretrained = tmp_path / "pretrain"
+    result = train_py("experiment=pretrain", *small, *sizes, *steps, f"hydra.run.dir={pretrained}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((pretrained / "metrics.json").read_text())
+    assert metrics["test/perplexity"] == approx(math.exp(metrics["test/loss"]), rel=1e-3)
+    assert 0 < metrics["test/token_accuracy"] <= 1
+    (best,) = (pretrained / "checkpoints").glob("best-*.ckpt")
+    assert torch.load(best, weights_only=True)["vocab"] == list(vocabulary())
+    assert (pretrained / "plots" / "attention_heads_step000016.png").is_file()
+
+    fine_tuned = tmp_path / "fine_tune"
+    transfer = ["downstream=months", "init=pretrained", f"pretrained={pretrained}", "model.freeze=embeddings"]
+    result = train_py(*transfer, "model.body_lr=1e-4", *small, *sizes, *steps, f"hydra.run.dir={fine_tuned}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 0 <= json.loads((fine_tuned / "metrics.json").read_text())["test/accuracy"] <= 1
+    log = (fine_tuned / "train.log").read_text()
+    assert f"model.init_from: 27 tensors from {pretrained}; new: ['net.head.bias', 'net.head.weight']" in log

@@ -19,9 +19,11 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab import schemas
+from attnlab.data.dates import TARGETS as DATE_TARGETS
 from attnlab.data.digits import LAYOUTS, TARGETS, slot_grid
 from attnlab.data.tasks import MIN_LENGTH, TASKS
 from attnlab.metrics import MAX_LENGTH
+from attnlab.models.base import FREEZE
 from attnlab.nn.captioner import CONTEXTS
 from attnlab.nn.rnn_attention import SCORES
 from attnlab.nn.seq2seq import RNNS
@@ -48,6 +50,8 @@ class ConfigError(ValueError):
 
 
 def _register_resolvers() -> None:
+    if not OmegaConf.has_resolver("not"):
+        OmegaConf.register_new_resolver("not", lambda value: not value)
     if not OmegaConf.has_resolver("wandb_offline"):
         # W&B stays offline unless the user asks for online (WANDB_MODE=online) or a W&B sweep
         # agent runs the job (it sets WANDB_SWEEP_ID and needs the run online to report back).
@@ -151,6 +155,16 @@ def _validate_sequences(cfg: DictConfig) -> int:
 
 def _validate_dates(cfg: DictConfig) -> int:
     """-> a bound on the source length (the longest full-format date is about 30 characters)."""
+    target = _choice(cfg, "data.target", DATE_TARGETS)
+    if (target == "month") != (_net_kind(cfg) == "text_classifier"):
+        needed = "model=lm_classifier" if target == "month" else "a sequence model (model=transformer_lm)"
+        allowed = f"does not fit data.target={target}; use {needed}"
+        raise ConfigError("model.net._target_", cfg.model.net._target_, allowed)
+    is_lm = str(cfg.model._target_).endswith("LanguageModelModule")
+    if (target == "text") != is_lm:
+        needed = "model=lm_pretrain" if target == "text" else "data.target=text (data=date_corpus)"
+        allowed = f"does not fit data.target={target}; use {needed}"
+        raise ConfigError("model._target_", cfg.model._target_, allowed)
     for key in ("data.formats", "data.locales"):
         value = OmegaConf.select(cfg, key)
         if not OmegaConf.is_list(value) or not value:
@@ -193,6 +207,8 @@ def _net_kind(cfg: DictConfig) -> str:
         return "captioner"
     if target.endswith("CNNClassifier"):
         return "classifier"
+    if target.endswith("TransformerClassifier"):
+        return "text_classifier"
     return "sequence"
 
 
@@ -258,7 +274,7 @@ def _learning_rate(cfg: DictConfig) -> None:
 
 
 def _validate_model(cfg: DictConfig, longest: int) -> None:
-    if _net_kind(cfg) != "sequence":
+    if _net_kind(cfg) not in ("sequence", "text_classifier"):
         allowed = f"takes digit canvases, not {cfg.data._target_}'s sequences; use data=digit_captions"
         raise ConfigError("model.net._target_", cfg.model.net._target_, allowed)
     _parameters_exist(cfg, "model.net")
@@ -266,12 +282,35 @@ def _validate_model(cfg: DictConfig, longest: int) -> None:
     target = str(OmegaConf.select(cfg, "model.net._target_"))
     if target.endswith("TransformerLM"):  # source and target share one sequence
         _validate_transformer(cfg, 2 * longest, ("num_layers", "d_ff"))
+    elif target.endswith("TransformerClassifier"):  # BOS and the text
+        _validate_transformer(cfg, longest, ("num_layers", "d_ff"))
     elif target.endswith("Transformer"):
         _validate_transformer(cfg, longest, ("num_encoder_layers", "num_decoder_layers", "d_ff"))
     else:
         _validate_rnn(cfg)
-    _int(cfg, "model.beam_size", 1)
+    if "beam_size" in cfg.model:
+        _int(cfg, "model.beam_size", 1)
     _learning_rate(cfg)
+    _validate_fine_tuning(cfg)
+
+
+def _validate_fine_tuning(cfg: DictConfig) -> None:
+    """model.init_from, model.freeze and model.body_lr; the weights themselves are checked by
+    attnlab.transfer.check_init_from, which needs the data and the model built."""
+    raw = OmegaConf.to_container(cfg.model, resolve=False)
+    if raw.get("init_from") == "${pretrained}" and cfg.get("pretrained") is None:
+        allowed = "init=pretrained starts from it: give a run of experiment=pretrain, pretrained=<run dir>"
+        raise ConfigError("pretrained", None, allowed)
+    freeze = _choice(cfg, "model.freeze", FREEZE) if "freeze" in cfg.model else "none"
+    body_lr = OmegaConf.select(cfg, "model.body_lr")
+    number = isinstance(body_lr, (int, float)) and not isinstance(body_lr, bool)
+    if body_lr is not None and (not number or body_lr <= 0):
+        raise ConfigError("model.body_lr", body_lr, "must be a number > 0, or null for the optimizer's rate")
+    divisible = get_class(cfg.model.net._target_)
+    if (freeze != "none" or body_lr is not None) and not getattr(divisible, "HEAD", ""):
+        key = "model.freeze" if freeze != "none" else "model.body_lr"
+        allowed = "needs a net with a body and a head: model=transformer_lm or model=lm_classifier"
+        raise ConfigError(key, freeze if freeze != "none" else body_lr, allowed)
 
 
 def _validate_rnn(cfg: DictConfig) -> None:
@@ -306,11 +345,25 @@ def _parameters_exist(cfg: DictConfig, key: str) -> None:
     train.py passes itself)."""
     node = OmegaConf.select(cfg, key)
     target = node.get("_target_")
-    parameters = list(inspect.signature(get_class(target)).parameters)
+    parameters = _parameters(get_class(target))
     for name in node:
         if not str(name).startswith("_") and name not in parameters:
             allowed = ", ".join(parameters)
             raise ConfigError(f"{key}.{name}", None, f"{target} takes no such parameter; it takes {allowed}")
+
+
+def _parameters(cls: type) -> list[str]:
+    """The constructor's named parameters, and its bases' when it passes ``**kwargs`` on."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        signature = inspect.signature(klass.__init__).parameters.values()
+        named = (p for p in signature if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+        names += [p.name for p in named if p.name != "self"]
+        if not any(p.kind == p.VAR_KEYWORD for p in signature):
+            break
+    return list(dict.fromkeys(names))
 
 
 def _fraction(cfg: DictConfig, key: str) -> None:

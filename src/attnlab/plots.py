@@ -1,10 +1,12 @@
-"""Matplotlib figures: alignment matrices, attention over images and accuracy-vs-length curves."""
+"""Matplotlib figures: alignment matrices, attention over images, accuracy against length and
+metrics against the number of labeled examples."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only: no display is ever needed
 
@@ -117,6 +119,29 @@ def accuracy_vs_length_figure(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
+    return fig
+
+
+def metric_vs_size_figure(panels: dict[str, dict[str, dict[int, float]]], xlabel: str) -> Figure:
+    """One panel per task: a metric against a size on a log axis (the number of labeled
+    examples), one line per arm; an arm keeps its color in every panel."""
+    labels = list(dict.fromkeys(label for curves in panels.values() for label in curves))
+    colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 4), squeeze=False, layout="constrained"
+    )
+    for ax, (title, curves) in zip(axes[0], panels.items(), strict=True):
+        for label, points in curves.items():
+            sizes = sorted(points)
+            ax.plot(sizes, [points[n] for n in sizes], label=label, color=colors[label], marker="o")
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({n for points in curves.values() for n in points}))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
     return fig
 
 

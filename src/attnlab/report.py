@@ -5,7 +5,9 @@
 Each job directory (``DIR/0``, ``DIR/1``, ...) holds ``.hydra/overrides.yaml`` and, once the
 job has finished, ``metrics.json``. Jobs without readable metrics are listed as ``failed``
 (with ``error.txt`` when there is one), never dropped. DIR may also be a single run directory.
-Writes ``DIR/report.md`` and ``DIR/accuracy_vs_length.png`` and prints the table.
+Writes ``DIR/report.md`` and ``DIR/accuracy_vs_length.png`` (or, when the jobs log no metric by
+length but sweep a size such as ``data.train_size``, ``DIR/metric_vs_train_size.png``) and
+prints the table.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import ListConfig, OmegaConf
 
-from attnlab.plots import accuracy_vs_length_figure, save
+from attnlab.plots import accuracy_vs_length_figure, metric_vs_size_figure, save
 
 HEADLINE = ["test/exact_match", "test/token_accuracy", "test/accuracy"]
 # test/exact_match@len=8 (sequences), test/exact_match@k=3 (captions), test/accuracy@k=3 (classes)
@@ -145,8 +147,38 @@ def write_report(root: Path) -> str:
         figure = accuracy_vs_length_figure(curves, ylabel=ylabel, families=families, xlabel=axis)
         save(figure, root / PLOT_NAME)
     image = f"\n![{metric.replace('_', ' ')} vs {axis}]({PLOT_NAME})\n" if curves else ""
+    if not curves and (size := _size_key(jobs, keys)):
+        name = f"metric_vs_{size.rsplit('.', 1)[-1]}.png"
+        save(metric_vs_size_figure(_size_panels(jobs, keys, size), xlabel=size), root / name)
+        image = f"\n![test metric vs {size}]({name})\n"
     (root / "report.md").write_text(f"# attnlab report: {root}\n\n{table}{image}")
     return table
+
+
+def _size_key(jobs: list[Job], keys: list[str]) -> str | None:
+    """A swept key whose values are all integers (data.train_size): the x axis when the jobs
+    log no per-length metric."""
+    for key in keys:
+        values = {job.overrides.get(key, "") for job in jobs}
+        if len(values) > 1 and all(v.isdigit() for v in values):
+            return key
+    return None
+
+
+def _size_panels(jobs: list[Job], keys: list[str], size: str) -> dict[str, dict[str, dict[int, float]]]:
+    """Each job's headline test metric against ``size``: one panel per value of the first other
+    swept key (the task), one line per value of the rest (pretrained or scratch)."""
+    others = [k for k in keys if k != size]
+    panel_keys, line_keys = (others[:1], others[1:]) if len(others) > 1 else ([], others)
+    panels: dict[str, dict[str, dict[int, float]]] = {}
+    for job in (j for j in jobs if j.ok):
+        metric = next((m for m in HEADLINE if m in job.metrics), None)
+        if metric is None:
+            continue
+        title = " ".join([label(job, panel_keys) if panel_keys else "", metric]).strip()
+        line = label(job, line_keys) if line_keys else "runs"
+        panels.setdefault(title, {}).setdefault(line, {})[int(job.overrides[size])] = job.metrics[metric]
+    return panels
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ class SequenceData(_Sizes):
 @dataclass
 class DatesData(_Sizes):
     _target_: str = "attnlab.data.dates.DatesDataModule"
+    target: str = "iso"
     formats: list[str] = field(default_factory=list)
     locales: list[str] = field(default_factory=list)
 
@@ -97,6 +98,13 @@ class TransformerLMNet(_TransformerCommon):
 
 
 @dataclass
+class TransformerClassifierNet(_TransformerCommon):
+    _target_: str = "attnlab.nn.TransformerClassifier"
+    num_classes: Optional[int] = None  # left null: train.py sets it from the data module
+    num_layers: int = 4
+
+
+@dataclass
 class CaptionerNet(_Net):
     _target_: str = "attnlab.nn.Captioner"
     channels: list[int] = field(default_factory=lambda: [8, 32, 64])
@@ -132,10 +140,21 @@ class CNNClassifierNet:
 
 
 @dataclass
-class _Module:
-    _target_: str = "attnlab.models.Seq2SeqModule"
+class _Trainable:
     optimizer: Any = None  # a partial (_target_, _partial_, lr, ...): any optimizer's arguments
     scheduler: Any = None
+
+
+@dataclass
+class _FineTunable(_Trainable):
+    init_from: Optional[str] = None  # pretrained weights: a checkpoint, a run directory, a W&B artifact
+    freeze: str = "none"  # none | embeddings | encoder
+    body_lr: Optional[float] = None  # null: the body learns at the optimizer's rate, like the head
+
+
+@dataclass
+class _Module(_FineTunable):
+    _target_: str = "attnlab.models.Seq2SeqModule"
     beam_size: int = 1
 
 
@@ -155,6 +174,18 @@ class TransformerLMModel(_Module):
 
 
 @dataclass
+class LanguageModel(_Trainable):
+    _target_: str = "attnlab.models.LanguageModelModule"
+    net: TransformerLMNet = field(default_factory=TransformerLMNet)
+
+
+@dataclass
+class TextClassifierModel(_FineTunable):
+    _target_: str = "attnlab.models.TextClassifierModule"
+    net: TransformerClassifierNet = field(default_factory=TransformerClassifierNet)
+
+
+@dataclass
 class CaptionerModel(_Module):
     _target_: str = "attnlab.models.CaptionModule"
     attention_reg: float = 1.0
@@ -169,10 +200,8 @@ class TransformerCaptionerModel(_Module):
 
 
 @dataclass
-class ClassifierModel:
+class ClassifierModel(_Trainable):
     _target_: str = "attnlab.models.ImageClassifierModule"
-    optimizer: Any = None
-    scheduler: Any = None
     net: CNNClassifierNet = field(default_factory=CNNClassifierNet)
 
 
@@ -212,6 +241,7 @@ class WandbLogger:
     name: Optional[str] = None
     tags: Optional[list[str]] = None
     entity: Optional[str] = None
+    log_model: Any = False  # true: checkpoints also go to W&B as model artifacts (online only)
 
 
 @dataclass
@@ -230,6 +260,8 @@ def register() -> None:
     store.store(group="model", name="rnn_schema", node=RNNModel)
     store.store(group="model", name="transformer_schema", node=TransformerModel)
     store.store(group="model", name="transformer_lm_schema", node=TransformerLMModel)
+    store.store(group="model", name="language_model_schema", node=LanguageModel)
+    store.store(group="model", name="text_classifier_schema", node=TextClassifierModel)
     store.store(group="model", name="captioner_schema", node=CaptionerModel)
     store.store(group="model", name="captioner_transformer_schema", node=TransformerCaptionerModel)
     store.store(group="model", name="classifier_schema", node=ClassifierModel)

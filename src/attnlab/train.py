@@ -28,6 +28,7 @@ from attnlab.config import CONF_DIR, ConfigError, validate
 from attnlab.distributed import job_environment
 from attnlab.overrides import check_overrides
 from attnlab.resume import LAST_CHECKPOINT, check_checkpoint, expand_resume, wandb_run_id
+from attnlab.transfer import check_init_from, load_pretrained
 
 
 def _flat(cfg: DictConfig) -> dict[str, Any]:
@@ -121,6 +122,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, net=datamodule.net_args)
+    if cfg.model.get("init_from") and not cfg.resume:  # a resumed run has its own weights
+        load_pretrained(model, cfg.model.init_from, list(datamodule.vocab))
     if cfg.optimized_metric is None:  # the checkpoint callback monitors ${optimized_metric}
         cfg.optimized_metric = model.monitor
     loggers = build_loggers(cfg)
@@ -209,6 +212,8 @@ def main() -> None:
             configs = check_overrides(overrides)
             if overrides != args.overrides:
                 check_checkpoint(configs[0])
+            for cfg in configs:
+                check_init_from(cfg)
         except ConfigError as error:
             print(f"attnlab: invalid config: {error}", file=sys.stderr)
             sys.exit(2)

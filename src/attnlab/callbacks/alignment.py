@@ -1,7 +1,8 @@
 """Draw where the model attends, for a few fixed validation examples, after each validation.
 
 Sequence models: the alignment matrix (outputs x source tokens), and for a Transformer every
-layer's heads. Captioners: one panel per generated word with its attention upsampled over the
+layer's heads. Language models and text classifiers: every layer's causal heads over a text.
+Captioners: one panel per generated word with its attention upsampled over the
 image. The CNN with self-attention: where a few query cells of the grid look.
 """
 
@@ -18,7 +19,7 @@ from torch import Tensor
 
 from attnlab.data import BOS, EOS, Batch, decoder_inputs
 from attnlab.data.tasks import decode
-from attnlab.models import CaptionModule, ImageClassifierModule
+from attnlab.models import CaptionModule, ImageClassifierModule, LanguageModelModule, TextClassifierModule
 from attnlab.plots import alignment_figure, head_grid_figure, image_attention_figure, save
 
 
@@ -45,6 +46,8 @@ class AlignmentPlot(L.Callback):
             figures = caption_figures(pl_module.net, batch, trainer.datamodule.vocab)
         elif isinstance(pl_module, ImageClassifierModule):
             figures = query_figures(pl_module.net, batch)
+        elif isinstance(pl_module, (LanguageModelModule, TextClassifierModule)):
+            figures = text_figures(pl_module.net, batch, trainer.datamodule.vocab)
         else:
             figures = sequence_figures(pl_module.net, batch, trainer.datamodule.vocab)
         for name, figure in figures.items():
@@ -89,6 +92,19 @@ def _head_grid(net, batch: Batch, i: int, vocab: tuple[str, ...]) -> Figure:
     target = [vocab[t] for t in tgt_in[0].tolist()]
     labels = {"encoder self": (source, source), "decoder self": (target, target), "cross": (target, source)}
     return head_grid_figure(maps, labels)
+
+
+def text_figures(net, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
+    """Every layer's causal heads over BOS + the longest example's text."""
+    i = int(batch.src_len.argmax())
+    text = batch.src[i : i + 1, : int(batch.src_len[i])]
+    tokens = torch.cat([torch.full_like(text[:, :1], BOS), text], dim=1)
+    maps = {
+        kind: [w[0].float().cpu().numpy() for w in layers]
+        for kind, layers in net.self_attention_maps(tokens).items()
+    }
+    labels = [vocab[t] for t in tokens[0].tolist()]
+    return {"attention_heads": head_grid_figure(maps, {kind: (labels, labels) for kind in maps})}
 
 
 def _upsample(maps: Tensor, grid: tuple[int, int], size: tuple[int, int]) -> Tensor:

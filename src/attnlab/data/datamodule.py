@@ -16,8 +16,8 @@ from attnlab.data.tasks import VOCAB, Examples, generate
 class Batch(NamedTuple):
     src: Tensor  # (B, S) token ids, PAD-padded
     src_len: Tensor  # (B,)
-    tgt: Tensor  # (B, T) token ids ending with EOS, PAD-padded
-    tgt_len: Tensor  # (B,)
+    tgt: Tensor  # (B, T) token ids ending with EOS, PAD-padded; or a class per example (B,)
+    tgt_len: Tensor  # (B,); 1 for a class
 
     @property
     def src_mask(self) -> Tensor:
@@ -45,7 +45,9 @@ class SequenceDataset(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         idx = torch.as_tensor(indices)
         src, src_len, tgt, tgt_len = (t[idx] for t in self.examples)
-        return Batch(src[:, : int(src_len.max())], src_len, tgt[:, : int(tgt_len.max())], tgt_len)
+        if tgt.dim() == 2:  # a sequence; a class (B,) is taken as it is
+            tgt = tgt[:, : int(tgt_len.max())]
+        return Batch(src[:, : int(src_len.max())], src_len, tgt, tgt_len)
 
 
 class FixedBatches(Dataset):

@@ -4,6 +4,11 @@ Dates are rendered by Babel's CLDR formatting in several formats and locales ("3
 "Thursday, May 3, 1979", "03.05.79", "jeudi 3 mai 1979", "Donnerstag, 3. Mai 1979", ...), at the
 character level. Year, month and day characters of the output have to find the matching
 characters of the input, as words do in the lecture's English-French figure.
+
+The same dates serve transfer learning: ``target="text"`` is an unlabeled corpus (the date
+strings alone, for next-token pretraining) and ``target="month"`` a classification task (the
+month of each date, 12 classes). All three share one vocabulary, so a body pretrained on the
+corpus fits either downstream task.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from functools import cache
+from itertools import product
 
 import torch
 from babel.dates import format_date
@@ -18,6 +24,7 @@ from babel.dates import format_date
 from attnlab.data.datamodule import SequenceDataModule
 from attnlab.data.tasks import EOS, PAD, SPECIALS, Examples
 
+TARGETS = ("iso", "month", "text")
 LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE")
 FORMATS = ("short", "medium", "long", "full", "d MMM y", "EEEE d MMMM y", "dd.MM.yy", "EEE d MMM yy")
 FIRST_DAY = dt.date(1950, 1, 1)
@@ -31,13 +38,14 @@ def render(day: int, fmt: str, locale: str) -> str:
 
 @cache
 def vocabulary(formats: tuple[str, ...] = FORMATS, locales: tuple[str, ...] = LOCALES) -> tuple[str, ...]:
-    """Every character these formats and locales can produce (a leap year covers every month,
-    weekday and digit), after the special tokens; the digits and '-' of ISO dates included."""
+    """Every character that the default formats and locales and these ones can produce (a leap
+    year covers every month, weekday and digit), after the special tokens; the digits and '-'
+    of ISO dates included. The defaults are always in, so that any choice among them (a corpus,
+    a downstream task) has the same vocabulary and pretrained weights fit."""
     chars = set("0123456789-")
     for day in range(366 * 40, 366 * 41 + 1):  # 1990
-        for fmt in formats:
-            for locale in locales:
-                chars.update(render(day, fmt, locale))
+        for fmt, locale in {*product(FORMATS, LOCALES), *product(formats, locales)}:
+            chars.update(render(day, fmt, locale))
     return SPECIALS + tuple(sorted(chars))
 
 
@@ -53,10 +61,13 @@ def encode(texts: Sequence[str], vocab: tuple[str, ...], eos: bool) -> tuple[tor
 
 
 class DatesDataModule(SequenceDataModule):
-    """Dates in ``formats`` x ``locales`` -> ISO dates; seeded like every attnlab task."""
+    """Dates in ``formats`` x ``locales``, seeded like every attnlab task, with one of three
+    targets: ``"iso"`` the ISO date (a sequence), ``"month"`` its month (a class, 0-11), or
+    ``"text"`` the date string itself (a corpus for a language model)."""
 
     def __init__(
         self,
+        target: str = "iso",
         formats: Sequence[str] = FORMATS,
         locales: Sequence[str] = LOCALES,
         train_size: int = 20_000,
@@ -73,9 +84,15 @@ class DatesDataModule(SequenceDataModule):
             batch_size=batch_size,
             seed=seed,
         )
-        self.formats, self.locales = tuple(formats), tuple(locales)
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+        self.target, self.formats, self.locales = target, tuple(formats), tuple(locales)
         self.vocab = vocabulary(self.formats, self.locales)
         self.test_lengths = []  # exact match is still broken down by source length
+
+    @property
+    def net_args(self) -> dict[str, int]:
+        return {**super().net_args, **({"num_classes": 12} if self.target == "month" else {})}
 
     def make_examples(self, split: str, g: torch.Generator) -> Examples:
         n = self.sizes[split]
@@ -84,8 +101,12 @@ class DatesDataModule(SequenceDataModule):
         locs = torch.randint(0, len(self.locales), (n,), generator=g).tolist()
         picks = zip(days, fmts, locs, strict=True)
         sources = [render(day, self.formats[f], self.locales[loc]) for day, f, loc in picks]
-        targets = [(FIRST_DAY + dt.timedelta(days=d)).isoformat() for d in days]
         order = sorted(range(n), key=lambda i: len(sources[i]))  # sorted: little padding
         src, src_len = encode([sources[i] for i in order], self.vocab, eos=False)
-        tgt, tgt_len = encode([targets[i] for i in order], self.vocab, eos=True)
+        dates = [FIRST_DAY + dt.timedelta(days=days[i]) for i in order]
+        if self.target == "month":
+            months = torch.tensor([d.month - 1 for d in dates])
+            return Examples(src, src_len, months, torch.ones(n, dtype=torch.long))
+        targets = [sources[i] for i in order] if self.target == "text" else [d.isoformat() for d in dates]
+        tgt, tgt_len = encode(targets, self.vocab, eos=True)
         return Examples(src, src_len, tgt, tgt_len)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,9 +34,9 @@ class Seq2SeqModule(TrainableModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         beam_size: int = 1,
+        **transfer: Any,  # init_from, freeze, body_lr: see TrainableModule
     ) -> None:
-        super().__init__(optimizer, scheduler)
-        self.net = net
+        super().__init__(net, optimizer, scheduler, **transfer)
         self.beam_size = beam_size  # 1: greedy decoding
         vocab_size = net.out.out_features
         metrics = MetricCollection(

@@ -5,6 +5,7 @@ whose ``src_len`` is the number of digits k on each canvas."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,7 @@ from attnlab.data import EOS, PAD, Batch, decoder_inputs
 from attnlab.data.digits import VOCAB
 from attnlab.data.tasks import decode
 from attnlab.metrics import ExactMatchByLength
-from attnlab.models.base import TrainableModule
+from attnlab.models.classifier import ClassifierModule
 from attnlab.models.seq2seq import Seq2SeqModule
 from attnlab.nn.captioner import doubly_stochastic_penalty
 from attnlab.nn.decoding import IncrementalDecoder
@@ -42,8 +43,9 @@ class CaptionModule(Seq2SeqModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         beam_size: int = 1,
         attention_reg: float = 1.0,
+        **transfer: Any,  # init_from, freeze, body_lr: see TrainableModule
     ) -> None:
-        super().__init__(net, optimizer, scheduler, beam_size)
+        super().__init__(net, optimizer, scheduler, beam_size, **transfer)
         self.attention_reg = attention_reg
         vocab_size = net.out.out_features
         digits = MulticlassAccuracy(vocab_size, average="micro", ignore_index=PAD)
@@ -90,11 +92,9 @@ class CaptionModule(Seq2SeqModule):
         self.log(f"{split}/bleu2", bleu)
 
 
-class ImageClassifierModule(TrainableModule):
+class ImageClassifierModule(ClassifierModule):
     """One class per image (the canvases' sum or count of digits). Logs accuracy, and at test
     also accuracy per number of digits, ``test/accuracy@k=<k>``."""
-
-    monitor = "val/accuracy"
 
     def __init__(
         self,
@@ -102,34 +102,14 @@ class ImageClassifierModule(TrainableModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
     ) -> None:
-        super().__init__(optimizer, scheduler)
-        self.net = net
-        metrics = MetricCollection({"accuracy": MulticlassAccuracy(net.head.out_features, average="micro")})
-        self.val_metrics, self.test_metrics = metrics.clone(prefix="val/"), metrics.clone(prefix="test/")
+        super().__init__(net, optimizer, scheduler)
         self.test_by_count = ExactMatchByLength(ignore_index=-1)
 
-    def loss(self, batch: Batch) -> Tensor:
-        return F.cross_entropy(self.net(batch.src), batch.tgt)
-
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.loss(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.src))
-        return loss
-
-    def _evaluate(self, split: str, batch: Batch) -> Tensor:
-        logits = self.net(batch.src)
-        loss = F.cross_entropy(logits, batch.tgt)
-        self.log(f"{split}/loss", loss, prog_bar=split == "val", sync_dist=True, batch_size=len(batch.src))
-        metrics = self.val_metrics if split == "val" else self.test_metrics
-        metrics.update(logits.argmax(-1), batch.tgt)
-        self.log_dict(metrics, prog_bar=split == "val")
-        return logits.argmax(-1)
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate("val", batch)
+    def logits(self, batch: Batch) -> Tensor:
+        return self.net(batch.src)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        preds = self._evaluate("test", batch)
+        preds = self.evaluate("test", batch)
         self.test_by_count.update(preds[:, None], batch.tgt[:, None], batch.src_len)
 
     def on_test_epoch_end(self) -> None:

@@ -3,7 +3,7 @@
 from attnlab.nn.attention import MultiHeadAttention
 from attnlab.nn.captioner import Captioner, TransformerCaptioner
 from attnlab.nn.decoding import IncrementalDecoder
-from attnlab.nn.language_model import TransformerLM
+from attnlab.nn.language_model import TransformerClassifier, TransformerLM
 from attnlab.nn.rnn_attention import AdditiveAttention, DotAttention, GeneralAttention, RNNAttention
 from attnlab.nn.seq2seq import Seq2Seq
 from attnlab.nn.transformer import Transformer
@@ -23,5 +23,6 @@ __all__ = [
     "SelfAttention2d",
     "Transformer",
     "TransformerCaptioner",
+    "TransformerClassifier",
     "TransformerLM",
 ]

@@ -9,6 +9,7 @@ real token.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -21,13 +22,18 @@ from attnlab.nn.transformer import EncoderBlock, PositionalEncoding, _embedding,
 class CausalBlock(EncoderBlock):
     """Masked self-attention and MLP; ``prefill`` and ``step`` keep the keys and values."""
 
-    def prefill(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """The whole prompt x (B, P, D) under an additive mask (B, 1, P, P) -> x, K, V."""
+    def prefill(
+        self, x: Tensor, mask: Tensor, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """The whole prompt x (B, P, D) under an additive mask (B, 1, P, P) -> x, K, V, and the
+        weights (B, h, P, P) when asked (the explicit path; the fused kernel otherwise)."""
         h = self.residual[0].before(x)
         q, k, v = self.attention.project(h, h, h)
-        y, _ = self.attention.attend(q, k, v, mask)
+        y, weights = self.attention.attend(
+            q, k, v, mask, need_weights=need_weights, average_attn_weights=False
+        )
         x = self.residual[0].after(x, y)
-        return self.residual[1].after(x, self.feed_forward(self.residual[1].before(x))), k, v
+        return self.residual[1].after(x, self.feed_forward(self.residual[1].before(x))), k, v, weights
 
     def step(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """One new position x (B, 1, D) after cached K, V (B, h, P, d_k); mask (B, 1, 1, P + 1)
@@ -40,9 +46,13 @@ class CausalBlock(EncoderBlock):
         return self.residual[1].after(x, self.feed_forward(self.residual[1].before(x))), k, v, weights
 
 
-class TransformerLM(IncrementalDecoder):
-    """Decoder-only Transformer with the interface of attnlab.nn.Seq2Seq."""
+class CausalTransformer(nn.Module):
+    """The body that pretraining trains and fine-tuning reuses: token embeddings, positions,
+    causal blocks and the final norm. ``EMBEDDINGS`` and ``HEAD`` name the parts that
+    ``model.freeze`` and ``model.body_lr`` refer to; a subclass adds its head."""
 
+    EMBEDDINGS = ("embed", "positions")
+    HEAD = ""
     has_attention = True
 
     def __init__(
@@ -67,15 +77,6 @@ class TransformerLM(IncrementalDecoder):
             CausalBlock(d_model, num_heads, d_ff, dropout, norm, scaled) for _ in range(num_layers)
         )
         self.final_norm = _norm("none" if norm in ("post", "none") else norm, d_model)
-        self.out = nn.Linear(d_model, vocab_size)
-
-    def _prompt(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Left-pad the source -> tokens (B, S), padding (B, S) True at pads, shift (B,)."""
-        S = src.size(1)
-        shift = S - src_len
-        index = torch.arange(S, device=src.device) - shift[:, None]
-        padding = index < 0
-        return src.gather(1, index.clamp(min=0)).masked_fill(padding, 0), padding, shift
 
     def _embed(self, tokens: Tensor, positions: Tensor) -> Tensor:
         x = self.embed(tokens) * math.sqrt(self.d_model)
@@ -87,16 +88,64 @@ class TransformerLM(IncrementalDecoder):
         keys = torch.cat([padding, padding.new_zeros(padding.size(0), length - padding.size(1))], dim=1)
         return additive_mask(causal[None, None] | keys[:, None, None, :], self.embed.weight.dtype)
 
+    def hidden(self, tokens: Tensor, positions: Tensor, mask: Tensor) -> Tensor:
+        """tokens (B, L) at ``positions`` (B, L) under ``mask`` -> the final states (B, L, D)."""
+        x = self._embed(tokens, positions)
+        for block in self.blocks:
+            x, _, _, _ = block.prefill(x, mask)
+        return self.final_norm(x)
+
+    def _causal(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
+        """Positions and mask of right-padded sequences (B, L). The causal mask is the only
+        mask: padding comes after every real token, so no real position ever attends to it."""
+        padding = tokens.new_zeros(tokens.shape[0], 0, dtype=torch.bool)
+        positions = torch.arange(tokens.size(1), device=tokens.device).expand_as(tokens)
+        return positions, self._mask(padding, tokens.size(1))
+
+    def causal_hidden(self, tokens: Tensor) -> Tensor:
+        """Right-padded sequences (B, L) -> final states (B, L, D)."""
+        return self.hidden(tokens, *self._causal(tokens))
+
+    def self_attention_maps(self, tokens: Tensor) -> dict[str, list[Tensor]]:
+        """Per-layer, per-head causal self-attention (B, h, L, L) over right-padded tokens, for
+        plots: the explicit path, run on the plotted examples only."""
+        positions, mask = self._causal(tokens)
+        x, maps = self._embed(tokens, positions), []
+        for block in self.blocks:
+            x, _, _, weights = block.prefill(x, mask, need_weights=True)
+            maps.append(weights)
+        return {"causal self": maps}
+
+
+class TransformerLM(CausalTransformer, IncrementalDecoder):
+    """Decoder-only Transformer with the interface of attnlab.nn.Seq2Seq; ``language_model``
+    gives next-token logits of plain text, for pretraining."""
+
+    HEAD = "out"
+
+    def __init__(self, vocab_size: int, **body: Any) -> None:
+        super().__init__(vocab_size, **body)
+        self.out = nn.Linear(self.d_model, vocab_size)
+
+    def _prompt(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Left-pad the source -> tokens (B, S), padding (B, S) True at pads, shift (B,)."""
+        S = src.size(1)
+        shift = S - src_len
+        index = torch.arange(S, device=src.device) - shift[:, None]
+        padding = index < 0
+        return src.gather(1, index.clamp(min=0)).masked_fill(padding, 0), padding, shift
+
+    def language_model(self, tokens: Tensor) -> Tensor:
+        """Right-padded text (B, L) -> logits (B, L, V) of each next token."""
+        return self.out(self.causal_hidden(tokens))
+
     def forward(self, src: Tensor, src_len: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher forcing: logits (B, T, V) for the target positions only."""
         prompt, padding, shift = self._prompt(src, src_len)
         tokens = torch.cat([prompt, tgt_in], dim=1)
         positions = torch.arange(tokens.size(1), device=src.device) - shift[:, None]
         mask = self._mask(padding, tokens.size(1))
-        x = self._embed(tokens, positions)
-        for block in self.blocks:
-            x, _, _ = block.prefill(x, mask)
-        return self.out(self.final_norm(x[:, src.size(1) :]))
+        return self.out(self.hidden(tokens, positions, mask)[:, src.size(1) :])
 
     def start(self, src: Tensor, src_len: Tensor) -> dict:
         prompt, padding, shift = self._prompt(src, src_len)
@@ -104,7 +153,7 @@ class TransformerLM(IncrementalDecoder):
         x = self._embed(prompt, positions)
         cache = []
         for block in self.blocks:
-            x, k, v = block.prefill(x, self._mask(padding, src.size(1)))
+            x, k, v, _ = block.prefill(x, self._mask(padding, src.size(1)))
             cache.append((k, v))
         return {"cache": cache, "padding": padding, "next": src_len.clone()}
 
@@ -132,6 +181,23 @@ class TransformerLM(IncrementalDecoder):
             "padding": pick(state["padding"]),
             "next": pick(state["next"]),
         }
+
+
+class TransformerClassifier(CausalTransformer):
+    """The causal body with a classification head: logits = W mean_t h_t + b, the mean of the
+    final states over each sequence's own positions."""
+
+    HEAD = "head"
+
+    def __init__(self, num_classes: int, vocab_size: int, **body: Any) -> None:
+        super().__init__(vocab_size, **body)
+        self.head = nn.Linear(self.d_model, num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Right-padded tokens (B, L) and their lengths (B,) -> class logits (B, C)."""
+        h = self.causal_hidden(tokens)  # (B, L, D)
+        real = (torch.arange(tokens.size(1), device=tokens.device) < lengths[:, None]).to(h.dtype)
+        return self.head((h * real[..., None]).sum(1) / lengths[:, None].to(h.dtype))
 
 
 def _unshift(left_aligned: Tensor, shift: Tensor) -> Tensor:

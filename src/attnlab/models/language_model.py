@@ -1,0 +1,64 @@
+"""Pretraining: next-token prediction on unlabeled text (attnlab.nn.TransformerLM)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.text import Perplexity
+
+from attnlab.data import PAD, Batch, decoder_inputs
+from attnlab.models.base import TrainableModule
+from attnlab.nn.language_model import TransformerLM
+
+
+class LanguageModelModule(TrainableModule):
+    """Reads BOS, x_1, ..., x_{n-1} and predicts x_1, ..., x_n, EOS: the loss is
+    -1/N sum_t log p(x_t | x_<t), padding left out. A batch's ``tgt`` is the text with its EOS
+    (its ``src``, the text alone, is not used). Logs next-token accuracy and perplexity,
+    exp of that loss, both from torchmetrics."""
+
+    monitor = "val/token_accuracy"
+
+    def __init__(
+        self,
+        net: TransformerLM,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+    ) -> None:
+        super().__init__(net, optimizer, scheduler)
+        vocab_size = net.out.out_features
+        metrics = MetricCollection(
+            {
+                "token_accuracy": MulticlassAccuracy(vocab_size, average="micro", ignore_index=PAD),
+                "perplexity": Perplexity(ignore_index=PAD),
+            }
+        )
+        self.val_metrics, self.test_metrics = metrics.clone(prefix="val/"), metrics.clone(prefix="test/")
+
+    def logits(self, batch: Batch) -> Tensor:
+        return self.net.language_model(decoder_inputs(batch.tgt))  # (B, T, V)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = F.cross_entropy(self.logits(batch).transpose(1, 2), batch.tgt, ignore_index=PAD)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.tgt))
+        return loss
+
+    def evaluate(self, split: str, batch: Batch) -> None:
+        logits = self.logits(batch)
+        loss = F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
+        self.log(f"{split}/loss", loss, prog_bar=split == "val", sync_dist=True, batch_size=len(batch.tgt))
+        metrics = self.val_metrics if split == "val" else self.test_metrics
+        metrics["token_accuracy"].update(logits.transpose(1, 2), batch.tgt)
+        metrics["perplexity"].update(logits, batch.tgt)
+        self.log_dict(metrics, prog_bar=split == "val")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.evaluate("val", batch)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.evaluate("test", batch)

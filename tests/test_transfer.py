@@ -1,0 +1,192 @@
+"""Pretrained weights in, clear errors out: model.init_from, model.freeze and model.body_lr."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from attnlab.config import ConfigError
+from attnlab.data import PAD, Batch
+from attnlab.data.dates import DatesDataModule, vocabulary
+from attnlab.models import LanguageModelModule, Seq2SeqModule, TextClassifierModule
+from attnlab.nn import TransformerClassifier, TransformerLM
+from attnlab.transfer import checkpoint_file, load_pretrained
+
+VOCAB = list(vocabulary())
+BODY = {"d_model": 32, "num_heads": 2, "num_layers": 2, "d_ff": 64}
+ADAM = partial(torch.optim.Adam, lr=1e-2)
+
+
+def _language_model(**body) -> LanguageModelModule:
+    return LanguageModelModule(TransformerLM(len(VOCAB), **{**BODY, **body}), ADAM)
+
+
+def _classifier(**options) -> TextClassifierModule:
+    return TextClassifierModule(TransformerClassifier(12, len(VOCAB), **BODY), ADAM, **options)
+
+
+def _save(module, path: Path, vocab=VOCAB) -> Path:
+    """A checkpoint as Lightning writes it, with the vocabulary attnlab adds."""
+    torch.save({"state_dict": module.state_dict(), "vocab": list(vocab)}, path)
+    return path
+
+
+def _batch(target: str, n: int = 64, seed: int = 5) -> Batch:
+    data = DatesDataModule(target=target, train_size=n, val_size=1, test_size=1, seed=seed)
+    data.setup()
+    return data.datasets["train"].__getitems__(list(range(n)))
+
+
+def test_loading_restores_exactly_the_saved_body_and_leaves_the_new_head(tmp_path):
+    pretrained = _language_model()
+    path = _save(pretrained, tmp_path / "lm.ckpt")
+    model = _classifier()
+    head_before = model.net.head.weight.clone()
+    loaded = load_pretrained(model, str(path), VOCAB)
+    saved = pretrained.state_dict()
+    body = [name for name in model.state_dict() if not name.startswith("net.head.")]
+    assert sorted(loaded) == sorted(body)
+    for name in body:
+        assert torch.equal(model.state_dict()[name], saved[name]), name
+    assert torch.equal(model.net.head.weight, head_before)  # new, not taken from the LM's output
+
+
+def test_a_run_directory_gives_its_best_checkpoint_else_its_last(tmp_path):
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / "last.ckpt").touch()
+    assert checkpoint_file(str(tmp_path / "run")) == folder / "last.ckpt"
+    (folder / "best-step000500.ckpt").touch()
+    assert checkpoint_file(str(tmp_path / "run")) == folder / "best-step000500.ckpt"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("missing.ckpt", "no such file or directory"),
+        ("entity/attnlab/model-abc:best", "a W&B artifact name needs W&B online (WANDB_MODE=online)"),
+        ("empty_dir", "is a directory without checkpoints/best-*.ckpt or last.ckpt"),
+        ("garbage.ckpt", "is not a readable checkpoint"),
+    ],
+)
+def test_an_unusable_init_from_is_one_clear_line(spec, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    (tmp_path / "empty_dir").mkdir()
+    (tmp_path / "garbage.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match=r"^model\.init_from=") as error:
+        load_pretrained(_classifier(), spec, VOCAB)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_shapes_that_differ_are_listed_by_name(tmp_path):
+    path = _save(_language_model(d_model=48, d_ff=96), tmp_path / "wide.ckpt")
+    with pytest.raises(ConfigError) as error:
+        load_pretrained(_classifier(), str(path), VOCAB)
+    message = str(error.value)
+    assert "parameters differ in shape (pretrained vs this model)" in message
+    assert "net.embed.weight (55, 48) vs (55, 32)" in message.replace(f"({len(VOCAB)},", "(55,")
+    assert "net.blocks.1.feed_forward" in message  # every mismatch, not only the first
+
+
+def test_a_body_deeper_than_the_checkpoint_is_refused(tmp_path):
+    path = _save(_language_model(num_layers=1), tmp_path / "shallow.ckpt")
+    with pytest.raises(ConfigError, match="lacks .* parameters of this model's body: net.blocks.1"):
+        load_pretrained(_classifier(), str(path), VOCAB)
+
+
+@pytest.mark.parametrize(
+    ("vocab", "message"),
+    [
+        (VOCAB[:-1], "the data has ["),  # a symbol the pretraining never saw
+        (VOCAB[:3] + VOCAB[4:] + VOCAB[3:4], "the same symbols in another order"),
+    ],
+)
+def test_another_vocabulary_is_refused(vocab, message, tmp_path):
+    path = _save(_language_model(), tmp_path / "lm.ckpt", vocab=vocab)
+    with pytest.raises(ConfigError, match="was trained on another vocabulary") as error:
+        load_pretrained(_classifier(), str(path), VOCAB)
+    assert message in str(error.value)
+
+
+def _one_step(model, batch: Batch) -> dict[str, torch.Tensor]:
+    before = {name: p.detach().clone() for name, p in model.net.named_parameters()}
+    optimizer = model.configure_optimizers()
+    optimizer.zero_grad()
+    model.loss(batch).backward()
+    optimizer.step()
+    return {name: not torch.equal(p, before[name]) for name, p in model.net.named_parameters()}
+
+
+@pytest.mark.parametrize(
+    ("freeze", "fixed"),
+    [("embeddings", ("embed.",)), ("encoder", ("embed.", "blocks.", "final_norm."))],
+)
+def test_frozen_parameters_stay_while_the_rest_learns(freeze, fixed):
+    model = _classifier(freeze=freeze)
+    changed = _one_step(model, _batch("month", n=16))
+    for name, moved in changed.items():
+        assert moved != name.startswith(fixed), (name, moved)
+    assert changed["head.weight"]
+
+
+def test_the_body_learns_at_its_own_rate():
+    model = _classifier(body_lr=1e-4)
+    groups = model.configure_optimizers().param_groups
+    head = {id(p) for p in model.net.head.parameters()}
+    assert [g["lr"] for g in groups] == [1e-2, 1e-4]
+    assert {id(p) for p in groups[0]["params"]} == head
+    assert len(groups[1]["params"]) == len(list(model.net.parameters())) - len(head)
+
+
+def test_the_classifier_ignores_padding():
+    net = TransformerClassifier(12, len(VOCAB), **BODY).eval()
+    tokens, lengths = torch.tensor([[1, 10, 11, 12]]), torch.tensor([4])
+    padded = torch.cat([tokens, torch.full((1, 5), PAD)], dim=1)
+    torch.testing.assert_close(net(tokens, lengths), net(padded, lengths))
+
+
+def test_perplexity_and_token_accuracy_match_the_loss_by_hand():
+    model = _language_model().eval()
+    batch = _batch("text", n=16)
+    with torch.no_grad():
+        model.evaluate("val", batch)
+        logits = model.logits(batch)
+    loss = F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
+    real = batch.tgt != PAD
+    accuracy = (logits.argmax(-1)[real] == batch.tgt[real]).float().mean()
+    metrics = model.val_metrics.compute()
+    assert metrics["val/perplexity"].item() == pytest.approx(math.exp(loss.item()), rel=1e-4)
+    assert metrics["val/token_accuracy"].item() == pytest.approx(accuracy.item(), abs=1e-6)
+
+
+def test_a_fine_tune_from_pretrained_weights_starts_from_a_lower_loss(tmp_path):
+    """A small language model trained on the date corpus already knows what ISO dates look like:
+    on the same batch of the dates task it starts far below a fresh model."""
+    torch.manual_seed(0)
+    pretrained = _language_model()
+    optimizer = pretrained.configure_optimizers()
+    corpus = DatesDataModule(target="text", formats=["medium", "dd.MM.yy", "yyyy-MM-dd"], train_size=2048)
+    corpus.setup()
+    for batch in corpus.train_batches:
+        optimizer.zero_grad()
+        F.cross_entropy(pretrained.logits(batch).transpose(1, 2), batch.tgt, ignore_index=PAD).backward()
+        optimizer.step()
+    path = _save(pretrained, tmp_path / "lm.ckpt")
+
+    def start(init: bool) -> float:
+        torch.manual_seed(1)
+        model = Seq2SeqModule(TransformerLM(len(VOCAB), **BODY), ADAM)
+        if init:
+            load_pretrained(model, str(path), VOCAB)
+        with torch.no_grad():
+            return model.loss(_batch("iso")).item()
+
+    scratch, warm = start(False), start(True)
+    assert scratch > math.log(len(VOCAB)) - 0.5  # a fresh model: about uniform over the symbols
+    assert warm < scratch - 1.0, (warm, scratch)
