@@ -8,7 +8,7 @@ export WANDB_SILENT ?= true
 # pytest-xdist workers: most tests are one-thread subprocesses, so one worker per core
 TEST_WORKERS ?= auto
 
-.PHONY: install install-dev train test test-all bench bottleneck clean
+.PHONY: install install-dev train test test-all bench bottleneck transfer clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ bench: install
 
 bottleneck: install
 	$(PY) train.py -m experiment=bottleneck $(ARGS)
+
+# Pretraining runs once into $(PRETRAINED); experiment=transfer reuses it on later calls.
+PRETRAINED ?= outputs/pretrain/make
+$(PRETRAINED)/metrics.json: | install
+	$(PY) train.py experiment=pretrain hydra.run.dir=$(PRETRAINED)
+
+transfer: $(PRETRAINED)/metrics.json
+	$(PY) train.py -m experiment=transfer pretrained=$(PRETRAINED) $(ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from functools import partial
 from pathlib import Path
@@ -11,8 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from attnlab.config import ConfigError
-from attnlab.data import PAD, Batch
-from attnlab.data.dates import DatesDataModule, vocabulary
+from attnlab.data import BOS, EOS, PAD, Batch
+from attnlab.data.dates import FIRST_DAY, FORMATS, LOCALES, DatesDataModule, render, vocabulary
+from attnlab.data.tasks import decode
 from attnlab.models import LanguageModelModule, Seq2SeqModule, TextClassifierModule
 from attnlab.nn import TransformerClassifier, TransformerLM
 from attnlab.transfer import checkpoint_file, load_pretrained
@@ -63,6 +65,27 @@ def test_a_run_directory_gives_its_best_checkpoint_else_its_last(tmp_path):
     assert checkpoint_file(str(tmp_path / "run")) == folder / "last.ckpt"
     (folder / "best-step000500.ckpt").touch()
     assert checkpoint_file(str(tmp_path / "run")) == folder / "best-step000500.ckpt"
+
+
+def test_online_an_artifact_name_is_downloaded_and_its_checkpoint_used(tmp_path, monkeypatch):
+    import wandb
+
+    (tmp_path / "model.ckpt").touch()
+    asked = []
+
+    class Artifact:
+        def download(self) -> str:
+            return str(tmp_path)
+
+    class Api:
+        def artifact(self, name: str, type: str) -> Artifact:
+            asked.append((name, type))
+            return Artifact()
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(wandb, "Api", Api)
+    assert checkpoint_file("me/attnlab/model-abc:best") == tmp_path / "model.ckpt"
+    assert asked == [("me/attnlab/model-abc:best", "model")]
 
 
 @pytest.mark.parametrize(
@@ -144,6 +167,18 @@ def test_the_body_learns_at_its_own_rate():
     assert len(groups[1]["params"]) == len(list(model.net.parameters())) - len(head)
 
 
+def test_a_corpus_line_writes_the_same_date_twice():
+    lines, isos = _batch("text", n=32), _batch("iso", n=32)  # one seed: the same dates, same order
+    for line, n, src, iso in zip(lines.tgt, lines.tgt_len, isos.src, isos.tgt, strict=True):
+        tokens = line[: int(n)].tolist()
+        assert tokens[-1] == EOS and tokens.count(BOS) == 1
+        cut = tokens.index(BOS)
+        assert tokens[:cut] == src[src != PAD].tolist()
+        day = (dt.date.fromisoformat("".join(decode(iso, VOCAB))) - FIRST_DAY).days
+        again = "".join(VOCAB[t] for t in tokens[cut + 1 : -1])
+        assert again in {render(day, f, loc) for f in FORMATS for loc in LOCALES}
+
+
 def test_the_classifier_ignores_padding():
     net = TransformerClassifier(12, len(VOCAB), **BODY).eval()
     tokens, lengths = torch.tensor([[1, 10, 11, 12]]), torch.tensor([4])
@@ -156,18 +191,20 @@ def test_perplexity_and_token_accuracy_match_the_loss_by_hand():
     batch = _batch("text", n=16)
     with torch.no_grad():
         model.evaluate("val", batch)
-        logits = model.logits(batch)
-    loss = F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
-    real = batch.tgt != PAD
-    accuracy = (logits.argmax(-1)[real] == batch.tgt[real]).float().mean()
+        logits = model.net.language_model(batch.tgt[:, :-1])
+    targets = batch.tgt[:, 1:]  # each next token of the line
+    loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD)
+    real = targets != PAD
+    accuracy = (logits.argmax(-1)[real] == targets[real]).float().mean()
     metrics = model.val_metrics.compute()
     assert metrics["val/perplexity"].item() == pytest.approx(math.exp(loss.item()), rel=1e-4)
     assert metrics["val/token_accuracy"].item() == pytest.approx(accuracy.item(), abs=1e-6)
 
 
 def test_a_fine_tune_from_pretrained_weights_starts_from_a_lower_loss(tmp_path):
-    """A small language model trained on the date corpus already knows what ISO dates look like:
-    on the same batch of the dates task it starts far below a fresh model."""
+    """A small language model trained on lines that write a date twice (ISO among the formats
+    here) already knows how to write a date again: on the same batch of the dates task it starts
+    far below a fresh model."""
     torch.manual_seed(0)
     pretrained = _language_model()
     optimizer = pretrained.configure_optimizers()
@@ -175,7 +212,7 @@ def test_a_fine_tune_from_pretrained_weights_starts_from_a_lower_loss(tmp_path):
     corpus.setup()
     for batch in corpus.train_batches:
         optimizer.zero_grad()
-        F.cross_entropy(pretrained.logits(batch).transpose(1, 2), batch.tgt, ignore_index=PAD).backward()
+        pretrained.loss(batch).backward()
         optimizer.step()
     path = _save(pretrained, tmp_path / "lm.ckpt")
 

@@ -47,7 +47,8 @@ class AlignmentPlot(L.Callback):
         elif isinstance(pl_module, ImageClassifierModule):
             figures = query_figures(pl_module.net, batch)
         elif isinstance(pl_module, (LanguageModelModule, TextClassifierModule)):
-            figures = text_figures(pl_module.net, batch, trainer.datamodule.vocab)
+            whole_line = isinstance(pl_module, LanguageModelModule)
+            figures = text_figures(pl_module.net, batch, trainer.datamodule.vocab, whole_line)
         else:
             figures = sequence_figures(pl_module.net, batch, trainer.datamodule.vocab)
         for name, figure in figures.items():
@@ -94,15 +95,14 @@ def _head_grid(net, batch: Batch, i: int, vocab: tuple[str, ...]) -> Figure:
     return head_grid_figure(maps, labels)
 
 
-def text_figures(net, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Figure]:
-    """Every layer's causal heads over BOS + the longest example's text."""
-    i = int(batch.src_len.argmax())
-    text = batch.src[i : i + 1, : int(batch.src_len[i])]
-    tokens = torch.cat([torch.full_like(text[:, :1], BOS), text], dim=1)
-    maps = {
-        kind: [w[0].float().cpu().numpy() for w in layers]
-        for kind, layers in net.self_attention_maps(tokens).items()
-    }
+def text_figures(net, batch: Batch, vocab: tuple[str, ...], whole_line: bool) -> dict[str, Figure]:
+    """Every layer's causal heads over the longest example: its whole line (``tgt`` without
+    the last token) for a language model, its text (``src``) for a classifier."""
+    rows, lengths = (batch.tgt, batch.tgt_len - 1) if whole_line else (batch.src, batch.src_len)
+    i = int(lengths.argmax())
+    tokens = rows[i : i + 1, : int(lengths[i])]
+    maps = net.self_attention_maps(tokens)
+    maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
     labels = [vocab[t] for t in tokens[0].tolist()]
     return {"attention_heads": head_grid_figure(maps, {kind: (labels, labels) for kind in maps})}
 

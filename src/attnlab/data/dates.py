@@ -5,10 +5,12 @@ Dates are rendered by Babel's CLDR formatting in several formats and locales ("3
 character level. Year, month and day characters of the output have to find the matching
 characters of the input, as words do in the lecture's English-French figure.
 
-The same dates serve transfer learning: ``target="text"`` is an unlabeled corpus (the date
-strings alone, for next-token pretraining) and ``target="month"`` a classification task (the
-month of each date, 12 classes). All three share one vocabulary, so a body pretrained on the
-corpus fits either downstream task.
+The same dates serve transfer learning. ``target="text"`` is an unlabeled corpus for next-token
+pretraining: each line writes one date twice, in two formats and locales drawn at random,
+``x <s> y </s>`` ("jeudi 3 mai 1979 <s> 05/03/79 </s>"), as text often names a date twice.
+Nothing in it is ISO unless ISO is among the formats. ``target="month"`` is a classification
+task: the month of each date (12 classes). All three targets share one vocabulary, so a body
+pretrained on the corpus fits either downstream task.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from itertools import product
 
 import torch
 from babel.dates import format_date
+from torch import Tensor
 
 from attnlab.data.datamodule import SequenceDataModule
-from attnlab.data.tasks import EOS, PAD, SPECIALS, Examples
+from attnlab.data.tasks import BOS, EOS, PAD, SPECIALS, Examples
 
 TARGETS = ("iso", "month", "text")
 LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE")
@@ -49,10 +52,19 @@ def vocabulary(formats: tuple[str, ...] = FORMATS, locales: tuple[str, ...] = LO
     return SPECIALS + tuple(sorted(chars))
 
 
-def encode(texts: Sequence[str], vocab: tuple[str, ...], eos: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def encode(texts: Sequence[str], vocab: tuple[str, ...], eos: bool) -> tuple[Tensor, Tensor]:
     """Strings -> PAD-padded ids (N, L) and lengths (N,), with EOS appended if asked."""
     index = {ch: i for i, ch in enumerate(vocab)}
-    rows = [[index[ch] for ch in text] + ([EOS] if eos else []) for text in texts]
+    return _pad([[index[ch] for ch in text] + ([EOS] if eos else []) for text in texts])
+
+
+def encode_lines(pairs: Sequence[tuple[str, str]], vocab: tuple[str, ...]) -> tuple[Tensor, Tensor]:
+    """Pairs of strings (x, y) -> the lines ``x <s> y </s>`` as PAD-padded ids, and lengths."""
+    index = {ch: i for i, ch in enumerate(vocab)}
+    return _pad([[index[ch] for ch in x] + [BOS] + [index[ch] for ch in y] + [EOS] for x, y in pairs])
+
+
+def _pad(rows: list[list[int]]) -> tuple[Tensor, Tensor]:
     lengths = torch.tensor([len(r) for r in rows])
     ids = torch.full((len(rows), int(lengths.max())), PAD, dtype=torch.long)
     for i, row in enumerate(rows):
@@ -63,7 +75,8 @@ def encode(texts: Sequence[str], vocab: tuple[str, ...], eos: bool) -> tuple[tor
 class DatesDataModule(SequenceDataModule):
     """Dates in ``formats`` x ``locales``, seeded like every attnlab task, with one of three
     targets: ``"iso"`` the ISO date (a sequence), ``"month"`` its month (a class, 0-11), or
-    ``"text"`` the date string itself (a corpus for a language model)."""
+    ``"text"`` the line ``x <s> y </s>``, the date in a second rendering (a corpus for a
+    language model, which reads the whole line as ``tgt``)."""
 
     def __init__(
         self,
@@ -107,6 +120,12 @@ class DatesDataModule(SequenceDataModule):
         if self.target == "month":
             months = torch.tensor([d.month - 1 for d in dates])
             return Examples(src, src_len, months, torch.ones(n, dtype=torch.long))
-        targets = [sources[i] for i in order] if self.target == "text" else [d.isoformat() for d in dates]
-        tgt, tgt_len = encode(targets, self.vocab, eos=True)
+        if self.target == "text":  # the same date again, in a format and locale drawn afresh
+            fmts = torch.randint(0, len(self.formats), (n,), generator=g).tolist()
+            locs = torch.randint(0, len(self.locales), (n,), generator=g).tolist()
+            pairs = [
+                (sources[i], render(days[i], self.formats[fmts[i]], self.locales[locs[i]])) for i in order
+            ]
+            return Examples(src, src_len, *encode_lines(pairs, self.vocab))
+        tgt, tgt_len = encode([d.isoformat() for d in dates], self.vocab, eos=True)
         return Examples(src, src_len, tgt, tgt_len)

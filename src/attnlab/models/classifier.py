@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from attnlab.data import BOS, Batch
+from attnlab.data import Batch
 from attnlab.models.base import TrainableModule
 
 
@@ -60,9 +60,8 @@ class ClassifierModule(TrainableModule):
 
 
 class TextClassifierModule(ClassifierModule):
-    """A class per text for `attnlab.nn.TransformerClassifier`. The net reads BOS + text, as the
-    language model did in pretraining, so a pretrained body sees what it was trained on."""
+    """A class per text (``batch.src``) for `attnlab.nn.TransformerClassifier`. The text sits
+    where a pretraining line starts, so a pretrained body reads what it was trained on."""
 
     def logits(self, batch: Batch) -> Tensor:
-        tokens = torch.cat([torch.full_like(batch.src[:, :1], BOS), batch.src], dim=1)
-        return self.net(tokens, batch.src_len + 1)
+        return self.net(batch.src, batch.src_len)

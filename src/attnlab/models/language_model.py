@@ -11,16 +11,17 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import Perplexity
 
-from attnlab.data import PAD, Batch, decoder_inputs
+from attnlab.data import PAD, Batch
 from attnlab.models.base import TrainableModule
 from attnlab.nn.language_model import TransformerLM
 
 
 class LanguageModelModule(TrainableModule):
-    """Reads BOS, x_1, ..., x_{n-1} and predicts x_1, ..., x_n, EOS: the loss is
-    -1/N sum_t log p(x_t | x_<t), padding left out. A batch's ``tgt`` is the text with its EOS
-    (its ``src``, the text alone, is not used). Logs next-token accuracy and perplexity,
-    exp of that loss, both from torchmetrics."""
+    """Reads a line of text x_1 ... x_{n-1} and predicts x_2 ... x_n: the loss is
+    -1/N sum_t log p(x_t | x_<t), padding left out. A batch's ``tgt`` holds the lines
+    (``data.target=text``: ``x <s> y </s>``, laid out as the decoder-only Transformer reads a
+    source and its target, so that fine-tuning finds what pretraining saw). Logs next-token
+    accuracy and perplexity, exp of that loss, both from torchmetrics."""
 
     monitor = "val/token_accuracy"
 
@@ -40,21 +41,26 @@ class LanguageModelModule(TrainableModule):
         )
         self.val_metrics, self.test_metrics = metrics.clone(prefix="val/"), metrics.clone(prefix="test/")
 
-    def logits(self, batch: Batch) -> Tensor:
-        return self.net.language_model(decoder_inputs(batch.tgt))  # (B, T, V)
+    def logits(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """-> logits (B, L-1, V) and the tokens they predict (B, L-1)."""
+        return self.net.language_model(batch.tgt[:, :-1]), batch.tgt[:, 1:]
+
+    def loss(self, batch: Batch) -> Tensor:
+        logits, targets = self.logits(batch)
+        return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = F.cross_entropy(self.logits(batch).transpose(1, 2), batch.tgt, ignore_index=PAD)
+        loss = self.loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.tgt))
         return loss
 
     def evaluate(self, split: str, batch: Batch) -> None:
-        logits = self.logits(batch)
-        loss = F.cross_entropy(logits.transpose(1, 2), batch.tgt, ignore_index=PAD)
+        logits, targets = self.logits(batch)
+        loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD)
         self.log(f"{split}/loss", loss, prog_bar=split == "val", sync_dist=True, batch_size=len(batch.tgt))
         metrics = self.val_metrics if split == "val" else self.test_metrics
-        metrics["token_accuracy"].update(logits.transpose(1, 2), batch.tgt)
-        metrics["perplexity"].update(logits, batch.tgt)
+        metrics["token_accuracy"].update(logits.transpose(1, 2), targets)
+        metrics["perplexity"].update(logits, targets)
         self.log_dict(metrics, prog_bar=split == "val")
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
