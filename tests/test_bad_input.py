@@ -79,3 +79,17 @@ def test_an_output_directory_that_cannot_be_created(monkeypatch, capsys, tmp_pat
     (tmp_path / "file").write_text("")
     line = _main(monkeypatch, capsys, f"{key}={tmp_path / 'file' / 'run'}")
     assert line.endswith(f"cannot create the output directory: {tmp_path / 'file'} is not a directory")
+
+
+@pytest.mark.parametrize(("key", "job"), [("hydra.run.dir", ""), ("hydra.sweep.dir", "3")])
+def test_a_directory_with_an_earlier_runs_checkpoints(monkeypatch, capsys, tmp_path, key, job):
+    """Lightning's fit would restore them (an on-exception checkpoint makes ckpt_path=None mean
+    "last"): a new run would carry on from the old one and write over it."""
+    (tmp_path / job / "checkpoints").mkdir(parents=True)
+    (tmp_path / job / "checkpoints" / "last.ckpt").write_bytes(b"")
+    line = _main(monkeypatch, capsys, *(["-m"] if job else []), f"{key}={tmp_path}")
+    assert (
+        line
+        == f"{key}='{tmp_path}': already holds the checkpoints of an earlier run; give a new directory"
+        + (", or resume=DIR" if not job else "")
+    )

@@ -68,18 +68,24 @@ def _single_runs(overrides: list[str]) -> list[list[str]]:
 
 
 def check_output_dir(overrides: list[str]) -> None:
-    """The run (or sweep) directory must be creatable and writable: fail now, not after setup."""
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key.lstrip("+~") not in ("hydra.run.dir", "hydra.sweep.dir") or "${" in value:
+    """The run (or sweep) directory must be creatable and writable: fail now, not after setup.
+    It must not hold an earlier run's checkpoints either, unless ``resume=`` continues that run:
+    with an on-exception checkpoint configured, Lightning's ``fit`` restores the newest one it
+    finds, so a new run would silently carry on from an old one (and overwrite it)."""
+    pairs = [(key.lstrip("+~"), value) for key, _, value in (o.partition("=") for o in overrides)]
+    resuming = any(key == "resume" and value not in ("", "null") for key, value in pairs)
+    for key, value in pairs:
+        if key not in ("hydra.run.dir", "hydra.sweep.dir") or "${" in value:
             continue
         path = Path(value.strip("'\"")).expanduser().absolute()
         existing = next(p for p in (path, *path.parents) if p.exists())
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             what = "is not a directory" if not existing.is_dir() else "is not writable"
-            raise ConfigError(
-                key.lstrip("+~"), value, f"cannot create the output directory: {existing} {what}"
-            )
+            raise ConfigError(key, value, f"cannot create the output directory: {existing} {what}")
+        pattern = "checkpoints/*.ckpt" if key == "hydra.run.dir" else "*/checkpoints/*.ckpt"
+        if not resuming and next(path.glob(pattern), None) is not None:
+            allowed = "already holds the checkpoints of an earlier run; give a new directory"
+            raise ConfigError(key, value, allowed + (", or resume=DIR" if key == "hydra.run.dir" else ""))
 
 
 def check_overrides(overrides: list[str]) -> list[DictConfig]:
