@@ -126,7 +126,7 @@ def test_a_body_deeper_than_the_checkpoint_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("vocab", "message"),
     [
-        (VOCAB[:-1], "the data has ["),  # a symbol the pretraining never saw
+        (VOCAB[:-1], f"the data has [{VOCAB[-1]!r}] that the checkpoint lacks"),  # never seen in pretraining
         (VOCAB[:3] + VOCAB[4:] + VOCAB[3:4], "the same symbols in another order"),
     ],
 )

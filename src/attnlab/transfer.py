@@ -75,9 +75,9 @@ def read_pretrained(spec: str) -> tuple[dict[str, Tensor], list[str] | None]:
 
 def _vocabulary_difference(pretrained: list[str], vocab: list[str]) -> str:
     missing, extra = sorted(set(vocab) - set(pretrained)), sorted(set(pretrained) - set(vocab))
-    if missing or extra:
-        return f"the data has {missing[:5]} that it lacks, it has {extra[:5]} that the data lacks"
-    return "the same symbols in another order, so every token id means something else"
+    parts = [f"the data has {missing[:5]} that the checkpoint lacks"] if missing else []
+    parts += [f"the checkpoint has {extra[:5]} that the data lacks"] if extra else []
+    return "; ".join(parts) or "the same symbols in another order, so every token id means something else"
 
 
 def check_compatible(model: TrainableModule, weights: dict[str, Tensor], vocab_of: list[str] | None,

@@ -4,6 +4,10 @@ target are one causal sequence, and the model learns to continue the source with
 The source is left-padded, so every example's target starts at the same column and one
 key/value cache serves the whole batch; each example's positions still count from its first
 real token.
+
+Transfer learning shares the body, `CausalTransformer`: `TransformerLM` adds the output layer
+over the vocabulary (pretrained as a plain language model by ``language_model``), and
+`TransformerClassifier` a classification head over the mean of the final states.
 """
 
 from __future__ import annotations
