@@ -42,10 +42,12 @@ bench: install
 bottleneck: install
 	$(PY) train.py -m experiment=bottleneck $(ARGS)
 
-# Pretraining runs once into $(PRETRAINED); experiment=transfer reuses it on later calls.
+# Pretraining runs once into $(PRETRAINED); experiment=transfer reuses it on later calls. A
+# pretraining that was stopped is continued from its last checkpoint.
 PRETRAINED ?= outputs/pretrain/make
 $(PRETRAINED)/metrics.json: | install
-	$(PY) train.py experiment=pretrain hydra.run.dir=$(PRETRAINED)
+	if [ -f $(PRETRAINED)/checkpoints/last.ckpt ]; then $(PY) train.py resume=$(PRETRAINED); \
+	else $(PY) train.py experiment=pretrain hydra.run.dir=$(PRETRAINED); fi
 
 transfer: $(PRETRAINED)/metrics.json
 	$(PY) train.py -m experiment=transfer pretrained=$(PRETRAINED) $(ARGS)

@@ -12,7 +12,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from attnlab.config import CONF_DIR, ConfigError, validate
+from attnlab.checks import ConfigError
+from attnlab.config import CONF_DIR, validate
 from attnlab.overrides import check_overrides
 from attnlab.transfer import check_init_from
 
@@ -76,7 +77,8 @@ def test_every_experiment_sweep_combination_composes(experiment):
     base = [f"experiment={experiment}", *NEEDS.get(f"experiment={experiment}", [])]
     cfg = _compose(base)
     validate(cfg)
-    if not cfg.hydra.sweeper.params:  # a single run
+    if experiment == "pretrain":  # the one experiment that is a single run
+        assert not cfg.hydra.sweeper.params
         return
     params = OmegaConf.to_container(cfg.hydra.sweeper.params)
     axes = [[f"{key}={value}" for value in str(values).split(",")] for key, values in params.items()]
@@ -98,6 +100,15 @@ def test_wandb_is_offline_unless_asked(monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "online")
     assert _compose([]).logger.wandb.offline is False
     assert _compose(["logger.wandb.offline=false"]).logger.wandb.offline is False
+
+
+def test_the_language_models_share_one_body_so_that_a_pretrained_one_loads():
+    keys = ("d_model", "num_heads", "num_layers", "d_ff", "norm", "positional", "scaled")
+    bodies = {}
+    for model in ("lm_pretrain", "transformer_lm", "lm_classifier"):
+        net = yaml.safe_load((CONF_DIR / "model" / f"{model}.yaml").read_text())["net"]
+        bodies[model] = {key: net[key] for key in keys}
+    assert bodies["lm_pretrain"] == bodies["transformer_lm"] == bodies["lm_classifier"]
 
 
 def test_pretraining_logs_its_checkpoints_as_artifacts_only_online(monkeypatch):
@@ -167,6 +178,7 @@ BAD = {
     "digits=k1-2": "digits='k1-2': sets data.min_digits, which data (attnlab.data.SequenceDataModule)",
     # transfer learning
     f"{LM} model.freeze=all": "model.freeze='all': choose one of none, embeddings, encoder",
+    f"{LM} model.freeze=encoder model.body_lr=1e-4": "model.body_lr=0.0001: has no body to act on with model",
     f"{LM} model.body_lr=-1": "model.body_lr=-1.0: must be a number > 0, or null for the optimizer's rate",
     "model=transformer model.freeze=encoder": "model.freeze='encoder': needs a net with a body and a head",
     f"{LM} init=pretrained": "pretrained: init=pretrained starts from it: give a run of experiment=pretrain",

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnlab.config import ConfigError
-from attnlab.data import BOS, EOS, PAD, Batch
+from attnlab.checks import ConfigError
+from attnlab.data import BOS, EOS, PAD, Batch, decoder_inputs
 from attnlab.data.dates import FIRST_DAY, FORMATS, LOCALES, DatesDataModule, render, vocabulary
 from attnlab.data.tasks import decode
 from attnlab.models import LanguageModelModule, Seq2SeqModule, TextClassifierModule
@@ -44,18 +44,51 @@ def _batch(target: str, n: int = 64, seed: int = 5) -> Batch:
     return data.datasets["train"].__getitems__(list(range(n)))
 
 
+def _assert_loaded(model, saved: dict, names: list[str]) -> None:
+    for name in names:
+        assert torch.equal(model.state_dict()[name], saved[name]), name
+
+
 def test_loading_restores_exactly_the_saved_body_and_leaves_the_new_head(tmp_path):
     pretrained = _language_model()
     path = _save(pretrained, tmp_path / "lm.ckpt")
     model = _classifier()
     head_before = model.net.head.weight.clone()
     loaded = load_pretrained(model, str(path), VOCAB)
-    saved = pretrained.state_dict()
     body = [name for name in model.state_dict() if not name.startswith("net.head.")]
     assert sorted(loaded) == sorted(body)
-    for name in body:
-        assert torch.equal(model.state_dict()[name], saved[name]), name
-    assert torch.equal(model.net.head.weight, head_before)  # new, not taken from the LM's output
+    _assert_loaded(model, pretrained.state_dict(), body)
+    assert torch.equal(model.net.head.weight, head_before)  # new: the LM's output layer is left out
+
+
+def test_a_language_model_fine_tuned_as_one_keeps_its_output_layer_too(tmp_path):
+    pretrained = _language_model()
+    model = Seq2SeqModule(TransformerLM(len(VOCAB), **BODY), ADAM)
+    loaded = load_pretrained(model, str(_save(pretrained, tmp_path / "lm.ckpt")), VOCAB)
+    assert sorted(loaded) == sorted(model.state_dict()) and "net.out.weight" in loaded
+    _assert_loaded(model, pretrained.state_dict(), loaded)
+
+
+def test_a_head_of_another_shape_is_new(tmp_path):
+    months = _classifier()
+    model = TextClassifierModule(TransformerClassifier(7, len(VOCAB), **BODY), ADAM)  # 7 classes
+    head_before = model.net.head.weight.clone()
+    loaded = load_pretrained(model, str(_save(months, tmp_path / "months.ckpt")), VOCAB)
+    assert not any(name.startswith("net.head.") for name in loaded)
+    assert torch.equal(model.net.head.weight, head_before)
+
+
+def test_pretraining_lines_are_laid_out_as_a_source_and_its_target():
+    """What makes a pretrained language model a head start for data=dates: its logits over the
+    second half of ``x <s> y`` equal the seq2seq model's logits for source x and target y."""
+    net = TransformerLM(len(VOCAB), **BODY, positional="learned").eval()
+    lines, isos = _batch("text", n=8), _batch("iso", n=8)
+    for i in range(8):
+        n = int(isos.src_len[i])
+        line = lines.tgt[i : i + 1, : int(lines.tgt_len[i])]
+        target = line[:, n + 1 :]  # y </s>
+        seq2seq = net(isos.src[i : i + 1, :n], isos.src_len[i : i + 1], decoder_inputs(target))
+        torch.testing.assert_close(net.language_model(line[:, :-1])[:, n:], seq2seq)
 
 
 def test_a_run_directory_gives_its_best_checkpoint_else_its_last(tmp_path):
@@ -120,6 +153,12 @@ def test_shapes_that_differ_are_listed_by_name(tmp_path):
 def test_a_body_deeper_than_the_checkpoint_is_refused(tmp_path):
     path = _save(_language_model(num_layers=1), tmp_path / "shallow.ckpt")
     with pytest.raises(ConfigError, match="lacks .* parameters of this model's body: net.blocks.1"):
+        load_pretrained(_classifier(), str(path), VOCAB)
+
+
+def test_a_checkpoint_deeper_than_the_body_is_refused(tmp_path):
+    path = _save(_language_model(num_layers=3), tmp_path / "deep.ckpt")
+    with pytest.raises(ConfigError, match="holds .* parameters this model's body lacks: net.blocks.2"):
         load_pretrained(_classifier(), str(path), VOCAB)
 
 

@@ -5,20 +5,26 @@ side (composing the overrides, Hydra's composition errors) is `attnlab.overrides
 from __future__ import annotations
 
 import functools
-import inspect
 import netrc
 import os
 import socket
 import urllib.parse
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab import schemas
+from attnlab.checks import (
+    ConfigError,
+    choice,
+    data_set_sizes,
+    fraction,
+    integer,
+    learning_rate,
+    parameters_exist,
+)
 from attnlab.data.dates import TARGETS as DATE_TARGETS
 from attnlab.data.digits import LAYOUTS, TARGETS, slot_grid
 from attnlab.data.tasks import MIN_LENGTH, TASKS
@@ -40,13 +46,6 @@ def _find_conf_dir() -> Path:
 
 
 CONF_DIR = _find_conf_dir()
-
-
-class ConfigError(ValueError):
-    """A config value that attnlab refuses; ``str()`` is the one line shown to the user."""
-
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
-        super().__init__(f"{key}={value!r}: {allowed}" if value is not None else f"{key}: {allowed}")
 
 
 def _register_resolvers() -> None:
@@ -104,26 +103,11 @@ def _validate_wandb(cfg: DictConfig) -> None:
 # --- semantic checks ---------------------------------------------------------------------------
 
 
-def _int(cfg: DictConfig, key: str, minimum: int) -> int:
-    value = OmegaConf.select(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(key, value, f"must be an integer >= {minimum}")
-    return value
-
-
-def _choice(cfg: DictConfig, key: str, allowed: Iterable[Any]) -> Any:
-    allowed = list(allowed)
-    value = OmegaConf.select(cfg, key)
-    if value not in allowed:
-        raise ConfigError(key, value, f"choose one of {', '.join(map(str, allowed))}")
-    return value
-
-
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError on the first value that cannot work. Runs before anything is built."""
-    _parameters_exist(cfg, "data")
+    parameters_exist(cfg, "data")
     for key in ("train_size", "val_size", "test_size", "batch_size"):
-        _int(cfg, f"data.{key}", 1)
+        integer(cfg, f"data.{key}", 1)
     data_target = str(OmegaConf.select(cfg, "data._target_"))
     if data_target.endswith("DigitCanvasDataModule"):
         _validate_canvases(cfg)
@@ -133,29 +117,29 @@ def validate(cfg: DictConfig) -> None:
             _validate_dates(cfg) if data_target.endswith("DatesDataModule") else _validate_sequences(cfg)
         )
         _validate_model(cfg, longest)
-    _int(cfg, "trainer.max_steps", 1)
+    integer(cfg, "trainer.max_steps", 1)
     _validate_wandb(cfg)
 
 
 def _validate_sequences(cfg: DictConfig) -> int:
     """-> the longest source length."""
-    task = _choice(cfg, "data.task", TASKS)
-    min_len = _int(cfg, "data.min_len", MIN_LENGTH[task])
-    max_len = _int(cfg, "data.max_len", 1)
+    task = choice(cfg, "data.task", TASKS)
+    min_len = integer(cfg, "data.min_len", MIN_LENGTH[task])
+    max_len = integer(cfg, "data.max_len", 1)
     if min_len > max_len:
         raise ConfigError("data.min_len", min_len, f"must be <= data.max_len ({max_len})")
     test_lengths = OmegaConf.select(cfg, "data.test_lengths")
     if not OmegaConf.is_list(test_lengths) or not test_lengths:
         raise ConfigError("data.test_lengths", test_lengths, "must be a non-empty list of integers")
     for i in range(len(test_lengths)):
-        if _int(cfg, f"data.test_lengths[{i}]", MIN_LENGTH[task]) > MAX_LENGTH:
+        if integer(cfg, f"data.test_lengths[{i}]", MIN_LENGTH[task]) > MAX_LENGTH:
             raise ConfigError(f"data.test_lengths[{i}]", test_lengths[i], f"must be <= {MAX_LENGTH}")
     return max(max_len, *test_lengths)
 
 
 def _validate_dates(cfg: DictConfig) -> int:
     """-> a bound on the source length (the longest full-format date is about 30 characters)."""
-    target = _choice(cfg, "data.target", DATE_TARGETS)
+    target = choice(cfg, "data.target", DATE_TARGETS)
     if (target == "month") != (_net_kind(cfg) == "text_classifier"):
         needed = "model=lm_classifier" if target == "month" else "a sequence model (model=transformer_lm)"
         allowed = f"does not fit data.target={target}; use {needed}"
@@ -179,18 +163,18 @@ def _validate_dates(cfg: DictConfig) -> int:
 
 
 def _validate_canvases(cfg: DictConfig) -> None:
-    _choice(cfg, "data.target", TARGETS)
-    low, high = _int(cfg, "data.min_digits", 1), _int(cfg, "data.max_digits", 1)
+    choice(cfg, "data.target", TARGETS)
+    low, high = integer(cfg, "data.min_digits", 1), integer(cfg, "data.max_digits", 1)
     if low > high:
         raise ConfigError("data.min_digits", low, f"must be <= data.max_digits ({high})")
-    slots = _int(cfg, "data.slots", 2)
+    slots = integer(cfg, "data.slots", 2)
     if slots % 2:
         raise ConfigError("data.slots", slots, "must be even (the grid layout has two rows)")
     if high > slots:
         raise ConfigError("data.max_digits", high, f"must be <= data.slots ({slots}): one digit per slot")
-    layout = _choice(cfg, "data.layout", LAYOUTS)
-    height, width = _int(cfg, "data.height", 8), _int(cfg, "data.width", 8)
-    small, large = _int(cfg, "data.min_scale", 1), _int(cfg, "data.max_scale", 1)
+    layout = choice(cfg, "data.layout", LAYOUTS)
+    height, width = integer(cfg, "data.height", 8), integer(cfg, "data.width", 8)
+    small, large = integer(cfg, "data.min_scale", 1), integer(cfg, "data.max_scale", 1)
     if small > large:
         raise ConfigError("data.min_scale", small, f"must be <= data.max_scale ({large})")
     for kind in ("row", "grid") if layout == "mixed" else (layout,):
@@ -220,35 +204,35 @@ def _validate_image_model(cfg: DictConfig) -> None:
     if _net_kind(cfg) != kind:
         allowed = f"does not take digit canvases with data.target={target}; use {needed}"
         raise ConfigError("model.net._target_", cfg.model.net._target_, allowed)
-    _parameters_exist(cfg, "model.net")
-    _data_set_sizes(cfg)
+    parameters_exist(cfg, "model.net")
+    data_set_sizes(cfg)
     net = "model.net"
     channels = OmegaConf.select(cfg, f"{net}.channels")
     if not OmegaConf.is_list(channels) or not channels:
         raise ConfigError(f"{net}.channels", channels, "must be a non-empty list of integers")
     for i in range(len(channels)):
-        _int(cfg, f"{net}.channels[{i}]", 1)
+        integer(cfg, f"{net}.channels[{i}]", 1)
     if 2 ** (len(channels) - 1) > min(cfg.data.height, cfg.data.width):
         raise ConfigError(f"{net}.channels", list(channels), "pools the canvas away: use fewer blocks")
     if kind == "captioner":
         if str(cfg.model.net._target_).endswith("TransformerCaptioner"):
             _validate_transformer(cfg, 0, ("num_layers", "d_ff"))
-            _int(cfg, f"{net}.max_len", cfg.data.max_digits + 1)  # the caption and its EOS
+            integer(cfg, f"{net}.max_len", cfg.data.max_digits + 1)  # the caption and its EOS
             if cfg.model.net.d_model % 4:
                 raise ConfigError(
                     f"{net}.d_model", cfg.model.net.d_model, "must be divisible by 4 (2D positions)"
                 )
         else:
             for key in ("embed_dim", "hidden_size", "attention_dim"):
-                _int(cfg, f"{net}.{key}", 1)
-            _choice(cfg, f"{net}.context", CONTEXTS)
-            _fraction(cfg, f"{net}.dropout")
-        _int(cfg, "model.beam_size", 1)
+                integer(cfg, f"{net}.{key}", 1)
+            choice(cfg, f"{net}.context", CONTEXTS)
+            fraction(cfg, f"{net}.dropout")
+        integer(cfg, "model.beam_size", 1)
         reg = OmegaConf.select(cfg, "model.attention_reg")
         if not isinstance(reg, (int, float)) or reg < 0:
             raise ConfigError("model.attention_reg", reg, "must be a number >= 0 (0 turns it off)")
     else:
-        heads = _int(cfg, f"{net}.num_heads", 1)
+        heads = integer(cfg, f"{net}.num_heads", 1)
         if channels[-1] % heads:
             raise ConfigError(
                 f"{net}.num_heads", heads, f"must divide model.net.channels[-1] ({channels[-1]})"
@@ -257,40 +241,27 @@ def _validate_image_model(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"{net}.channels[-1]", channels[-1], "must be divisible by 4 with positions=true"
             )
-    _learning_rate(cfg)
-
-
-def _data_set_sizes(cfg: DictConfig) -> None:
-    """The sizes train.py takes from the data module: never set by hand."""
-    for key in ("vocab_size", "num_classes"):
-        if (value := OmegaConf.select(cfg, f"model.net.{key}")) is not None:
-            raise ConfigError(f"model.net.{key}", value, "is set from the task's data; leave it out")
-
-
-def _learning_rate(cfg: DictConfig) -> None:
-    lr = OmegaConf.select(cfg, "model.optimizer.lr")
-    if not isinstance(lr, (int, float)) or lr <= 0:
-        raise ConfigError("model.optimizer.lr", lr, "must be a number > 0")
+    learning_rate(cfg)
 
 
 def _validate_model(cfg: DictConfig, longest: int) -> None:
     if _net_kind(cfg) not in ("sequence", "text_classifier"):
         allowed = f"takes digit canvases, not {cfg.data._target_}'s sequences; use data=digit_captions"
         raise ConfigError("model.net._target_", cfg.model.net._target_, allowed)
-    _parameters_exist(cfg, "model.net")
-    _data_set_sizes(cfg)
+    parameters_exist(cfg, "model.net")
+    data_set_sizes(cfg)
     target = str(OmegaConf.select(cfg, "model.net._target_"))
     if target.endswith("TransformerLM"):  # source and target share one sequence
         _validate_transformer(cfg, 2 * longest, ("num_layers", "d_ff"))
-    elif target.endswith("TransformerClassifier"):  # BOS and the text
+    elif target.endswith("TransformerClassifier"):  # the text alone
         _validate_transformer(cfg, longest, ("num_layers", "d_ff"))
     elif target.endswith("Transformer"):
         _validate_transformer(cfg, longest, ("num_encoder_layers", "num_decoder_layers", "d_ff"))
     else:
         _validate_rnn(cfg)
     if "beam_size" in cfg.model:
-        _int(cfg, "model.beam_size", 1)
-    _learning_rate(cfg)
+        integer(cfg, "model.beam_size", 1)
+    learning_rate(cfg)
     _validate_fine_tuning(cfg)
 
 
@@ -301,7 +272,7 @@ def _validate_fine_tuning(cfg: DictConfig) -> None:
     if raw.get("init_from") == "${pretrained}" and cfg.get("pretrained") is None:
         allowed = "init=pretrained starts from it: give a run of experiment=pretrain, pretrained=<run dir>"
         raise ConfigError("pretrained", None, allowed)
-    freeze = _choice(cfg, "model.freeze", FREEZE) if "freeze" in cfg.model else "none"
+    freeze = choice(cfg, "model.freeze", FREEZE) if "freeze" in cfg.model else "none"
     body_lr = OmegaConf.select(cfg, "model.body_lr")
     number = isinstance(body_lr, (int, float)) and not isinstance(body_lr, bool)
     if body_lr is not None and (not number or body_lr <= 0):
@@ -311,62 +282,34 @@ def _validate_fine_tuning(cfg: DictConfig) -> None:
         key = "model.freeze" if freeze != "none" else "model.body_lr"
         allowed = "needs a net with a body and a head: model=transformer_lm or model=lm_classifier"
         raise ConfigError(key, freeze if freeze != "none" else body_lr, allowed)
+    if freeze == "encoder" and body_lr is not None:
+        raise ConfigError(
+            "model.body_lr", body_lr, "has no body to act on with model.freeze=encoder; leave it null"
+        )
 
 
 def _validate_rnn(cfg: DictConfig) -> None:
     net = "model.net"
-    hidden = _int(cfg, f"{net}.hidden_size", 1)
-    _int(cfg, f"{net}.embed_dim", 1)
-    _choice(cfg, f"{net}.rnn", RNNS)
-    _choice(cfg, f"{net}.attention", [None, *SCORES])
+    hidden = integer(cfg, f"{net}.hidden_size", 1)
+    integer(cfg, f"{net}.embed_dim", 1)
+    choice(cfg, f"{net}.rnn", RNNS)
+    choice(cfg, f"{net}.attention", [None, *SCORES])
     if OmegaConf.select(cfg, f"{net}.bidirectional") and hidden % 2:
         raise ConfigError(f"{net}.hidden_size", hidden, "must be even with a bidirectional encoder")
-    _fraction(cfg, f"{net}.dropout")
+    fraction(cfg, f"{net}.dropout")
 
 
 def _validate_transformer(cfg: DictConfig, longest: int, sizes: tuple[str, ...]) -> None:
     net = "model.net"
-    d_model = _int(cfg, f"{net}.d_model", 1)
-    heads = _int(cfg, f"{net}.num_heads", 1)
+    d_model = integer(cfg, f"{net}.d_model", 1)
+    heads = integer(cfg, f"{net}.num_heads", 1)
     if d_model % heads:
         raise ConfigError(f"{net}.num_heads", heads, f"must divide model.net.d_model ({d_model})")
     for key in sizes:
-        _int(cfg, f"{net}.{key}", 1)
-    _choice(cfg, f"{net}.norm", NORMS)
-    _fraction(cfg, f"{net}.dropout")
+        integer(cfg, f"{net}.{key}", 1)
+    choice(cfg, f"{net}.norm", NORMS)
+    fraction(cfg, f"{net}.dropout")
     if longest:  # a sequence source: its positions must fit the table
-        _choice(cfg, f"{net}.positional", POSITIONS)
+        choice(cfg, f"{net}.positional", POSITIONS)
         # the target is one longer than the source for copy/reverse/sort, two for add (carry + EOS)
-        _int(cfg, f"{net}.max_len", longest + 2)
-
-
-def _parameters_exist(cfg: DictConfig, key: str) -> None:
-    """Every key of an instantiated node must be a parameter of its _target_ (besides the ones
-    train.py passes itself)."""
-    node = OmegaConf.select(cfg, key)
-    target = node.get("_target_")
-    parameters = _parameters(get_class(target))
-    for name in node:
-        if not str(name).startswith("_") and name not in parameters:
-            allowed = ", ".join(parameters)
-            raise ConfigError(f"{key}.{name}", None, f"{target} takes no such parameter; it takes {allowed}")
-
-
-def _parameters(cls: type) -> list[str]:
-    """The constructor's named parameters, and its bases' when it passes ``**kwargs`` on."""
-    names: list[str] = []
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        signature = inspect.signature(klass.__init__).parameters.values()
-        named = (p for p in signature if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
-        names += [p.name for p in named if p.name != "self"]
-        if not any(p.kind == p.VAR_KEYWORD for p in signature):
-            break
-    return list(dict.fromkeys(names))
-
-
-def _fraction(cfg: DictConfig, key: str) -> None:
-    value = OmegaConf.select(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigError(key, value, "must be a number in [0, 1)")
+        integer(cfg, f"{net}.max_len", longest + 2)

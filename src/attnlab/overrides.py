@@ -13,7 +13,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from attnlab.config import CONF_DIR, ConfigError, validate
+from attnlab.checks import ConfigError
+from attnlab.config import CONF_DIR, validate
 
 
 def _compose(overrides: list[str]) -> DictConfig:

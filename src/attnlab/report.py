@@ -5,9 +5,8 @@
 Each job directory (``DIR/0``, ``DIR/1``, ...) holds ``.hydra/overrides.yaml`` and, once the
 job has finished, ``metrics.json``. Jobs without readable metrics are listed as ``failed``
 (with ``error.txt`` when there is one), never dropped. DIR may also be a single run directory.
-Writes ``DIR/report.md`` and ``DIR/accuracy_vs_length.png`` (or, when the jobs log no metric by
-length but sweep a size such as ``data.train_size``, ``DIR/metric_vs_train_size.png``) and
-prints the table.
+Writes ``DIR/report.md`` and ``DIR/accuracy_vs_length.png`` (and, when the jobs sweep a size
+such as ``data.train_size``, ``DIR/metric_vs_train_size.png``) and prints the table.
 """
 
 from __future__ import annotations
@@ -147,20 +146,19 @@ def write_report(root: Path) -> str:
         figure = accuracy_vs_length_figure(curves, ylabel=ylabel, families=families, xlabel=axis)
         save(figure, root / PLOT_NAME)
     image = f"\n![{metric.replace('_', ' ')} vs {axis}]({PLOT_NAME})\n" if curves else ""
-    if not curves and (size := _size_key(jobs, keys)):
+    if size := _size_key(jobs, keys):
         name = f"metric_vs_{size.rsplit('.', 1)[-1]}.png"
         save(metric_vs_size_figure(_size_panels(jobs, keys, size), xlabel=size), root / name)
-        image = f"\n![test metric vs {size}]({name})\n"
+        image = f"\n![test metric vs {size}]({name})\n{image}"
     (root / "report.md").write_text(f"# attnlab report: {root}\n\n{table}{image}")
     return table
 
 
 def _size_key(jobs: list[Job], keys: list[str]) -> str | None:
-    """A swept key whose values are all integers (data.train_size): the x axis when the jobs
-    log no per-length metric."""
+    """A swept size (``data.train_size``): the x axis of a second plot."""
     for key in keys:
         values = {job.overrides.get(key, "") for job in jobs}
-        if len(values) > 1 and all(v.isdigit() for v in values):
+        if key.endswith("_size") and all(v.isdigit() for v in values):
             return key
     return None
 

@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from attnlab.config import ConfigError
+from attnlab.checks import ConfigError
 
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 

@@ -24,7 +24,8 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from attnlab.callbacks import FiniteLoss
-from attnlab.config import CONF_DIR, ConfigError, validate
+from attnlab.checks import ConfigError
+from attnlab.config import CONF_DIR, validate
 from attnlab.distributed import job_environment
 from attnlab.overrides import check_overrides
 from attnlab.resume import LAST_CHECKPOINT, check_checkpoint, expand_resume, wandb_run_id

@@ -3,8 +3,8 @@
 PATH is a checkpoint file, a run directory (its best checkpoint, else its last), or, with W&B
 online, a model artifact (``entity/project/model-<run id>:latest``). The checkpoint must record
 the same vocabulary as the data (attnlab writes it into every checkpoint), and every parameter
-of the model's body must be in it with the same shape; the model's head is new, and the
-pretrained model's own head is left out. Every refusal is a one-line `ConfigError`.
+of the model's body must be in it with the same shape; the head is loaded when it fits and new
+when it does not (`check_compatible`). Every refusal is a one-line `ConfigError`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor
 
-from attnlab.config import ConfigError
+from attnlab.checks import ConfigError
 from attnlab.models.base import TrainableModule
 
 log = logging.getLogger(__name__)
@@ -80,17 +80,30 @@ def _vocabulary_difference(pretrained: list[str], vocab: list[str]) -> str:
     return "; ".join(parts) or "the same symbols in another order, so every token id means something else"
 
 
-def check_compatible(model: TrainableModule, weights: dict[str, Tensor], vocab_of: list[str] | None,
-                     vocab: list[str], spec: str) -> list[str]:  # fmt: skip
+def _listed(names: list[str], limit: int = 6) -> str:
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+def check_compatible(
+    model: TrainableModule,
+    weights: dict[str, Tensor],
+    pretrained_vocab: list[str] | None,
+    vocab: list[str],
+    spec: str,
+) -> list[str]:
     """Raise ConfigError unless the checkpoint fits ``model`` and the data's ``vocab``; return
-    the names of the model's tensors that it provides."""
-    if vocab_of is None:
+    the names of the model's tensors that it provides.
+
+    The model's body must be in the checkpoint, shape for shape. Its head is taken too when it
+    fits (a language model fine-tuned as one) and is new otherwise (a classifier's). The
+    checkpoint may hold a module the model does not have at all (a language model's output
+    layer, for a classifier), but not more of a module the model has (a fifth block)."""
+    if pretrained_vocab is None:
         raise ConfigError(KEY, spec, "records no vocabulary, so it cannot be checked against the data's")
-    if list(vocab_of) != list(vocab):
-        raise ConfigError(
-            KEY, spec, f"was trained on another vocabulary ({len(vocab_of)} symbols) than the data's "
-            f"({len(vocab)}): {_vocabulary_difference(list(vocab_of), list(vocab))}",
-        )  # fmt: skip
+    if list(pretrained_vocab) != list(vocab):
+        difference = _vocabulary_difference(list(pretrained_vocab), list(vocab))
+        allowed = f"was trained on another vocabulary ({len(pretrained_vocab)} symbols) than the data's"
+        raise ConfigError(KEY, spec, f"{allowed} ({len(vocab)}): {difference}")
     own = model.state_dict()
     head = getattr(model.net, "HEAD", "")
     body = [name for name in own if not head or not name.startswith(f"net.{head}.")]
@@ -106,15 +119,22 @@ def check_compatible(model: TrainableModule, weights: dict[str, Tensor], vocab_o
         )
     missing = [name for name in body if name not in weights]
     if missing:
-        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
-        raise ConfigError(KEY, spec, f"lacks {len(missing)} parameters of this model's body: {shown}")
+        raise ConfigError(
+            KEY, spec, f"lacks {len(missing)} parameters of this model's body: {_listed(missing)}"
+        )
+    modules = {name.split(".")[1] for name in own if name.startswith("net.")}
+    extra = [n for n in weights if n not in own and n.startswith("net.") and n.split(".")[1] in modules]
+    if extra:
+        raise ConfigError(
+            KEY, spec, f"holds {len(extra)} parameters this model's body lacks: {_listed(extra)}"
+        )
     return [name for name in own if name in weights and weights[name].shape == own[name].shape]
 
 
 def load_pretrained(model: TrainableModule, spec: str, vocab: list[str]) -> list[str]:
-    """Copy the pretrained body into ``model`` -> the names of the tensors loaded."""
-    weights, vocab_of = read_pretrained(spec)
-    names = check_compatible(model, weights, vocab_of, vocab, spec)
+    """Copy the pretrained weights into ``model`` -> the names of the tensors loaded."""
+    weights, pretrained_vocab = read_pretrained(spec)
+    names = check_compatible(model, weights, pretrained_vocab, vocab, spec)
     model.load_state_dict({name: weights[name] for name in names}, strict=False)
     new = sorted(set(model.state_dict()) - set(names))
     left_out = sorted(set(weights) - set(names))
@@ -127,7 +147,7 @@ def check_init_from(cfg: DictConfig) -> None:
     spec = cfg.model.get("init_from")
     if not spec or cfg.get("resume"):  # a resumed run starts from its own last checkpoint
         return
-    weights, vocab_of = read_pretrained(str(spec))
+    weights, pretrained_vocab = read_pretrained(str(spec))
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, net=datamodule.net_args)
-    check_compatible(model, weights, vocab_of, list(datamodule.vocab), str(spec))
+    check_compatible(model, weights, pretrained_vocab, list(datamodule.vocab), str(spec))

@@ -8,7 +8,9 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+from attnlab.data import Batch
 
 FREEZE = ("none", "embeddings", "encoder")
 
@@ -61,6 +63,24 @@ class TrainableModule(L.LightningModule):
             frozen = parts["embeddings"] + (parts["encoder"] if freeze == "encoder" else [])
             for parameter in frozen:
                 parameter.requires_grad_(False)
+
+    def loss(self, batch: Batch) -> Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, split: str, batch: Batch) -> Any:
+        """Log ``split``'s loss and update its metrics for one batch."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.tgt))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.evaluate("val", batch)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.evaluate("test", batch)
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """What the optimizer updates: the trainable parameters, the body at ``body_lr``."""

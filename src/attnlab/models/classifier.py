@@ -37,11 +37,6 @@ class ClassifierModule(TrainableModule):
     def loss(self, batch: Batch) -> Tensor:
         return F.cross_entropy(self.logits(batch), batch.tgt)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.loss(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.src))
-        return loss
-
     def evaluate(self, split: str, batch: Batch) -> Tensor:
         """Log the loss and update the accuracy -> the predicted classes (B,)."""
         logits = self.logits(batch)
@@ -51,12 +46,6 @@ class ClassifierModule(TrainableModule):
         metrics.update(logits.argmax(-1), batch.tgt)
         self.log_dict(metrics, prog_bar=split == "val")
         return logits.argmax(-1)
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self.evaluate("val", batch)
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self.evaluate("test", batch)
 
 
 class TextClassifierModule(ClassifierModule):

@@ -49,11 +49,6 @@ class LanguageModelModule(TrainableModule):
         logits, targets = self.logits(batch)
         return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.loss(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.tgt))
-        return loss
-
     def evaluate(self, split: str, batch: Batch) -> None:
         logits, targets = self.logits(batch)
         loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD)
@@ -62,9 +57,3 @@ class LanguageModelModule(TrainableModule):
         metrics["token_accuracy"].update(logits.transpose(1, 2), targets)
         metrics["perplexity"].update(logits, targets)
         self.log_dict(metrics, prog_bar=split == "val")
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self.evaluate("val", batch)
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self.evaluate("test", batch)

@@ -60,11 +60,6 @@ class Seq2SeqModule(TrainableModule):
         tokens, _ = self.net.greedy(batch.src, batch.src_len, steps, BOS)
         return tokens
 
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.loss(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.src))
-        return loss
-
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.log("val/loss", self.loss(batch), prog_bar=True, sync_dist=True, batch_size=len(batch.src))
         self.update_metrics("val", self.predict(batch), batch)

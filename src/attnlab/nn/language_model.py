@@ -99,7 +99,7 @@ class CausalTransformer(nn.Module):
             x, _, _, _ = block.prefill(x, mask)
         return self.final_norm(x)
 
-    def _causal(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
+    def _right_padded(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """Positions and mask of right-padded sequences (B, L). The causal mask is the only
         mask: padding comes after every real token, so no real position ever attends to it."""
         padding = tokens.new_zeros(tokens.shape[0], 0, dtype=torch.bool)
@@ -108,12 +108,12 @@ class CausalTransformer(nn.Module):
 
     def causal_hidden(self, tokens: Tensor) -> Tensor:
         """Right-padded sequences (B, L) -> final states (B, L, D)."""
-        return self.hidden(tokens, *self._causal(tokens))
+        return self.hidden(tokens, *self._right_padded(tokens))
 
     def self_attention_maps(self, tokens: Tensor) -> dict[str, list[Tensor]]:
         """Per-layer, per-head causal self-attention (B, h, L, L) over right-padded tokens, for
         plots: the explicit path, run on the plotted examples only."""
-        positions, mask = self._causal(tokens)
+        positions, mask = self._right_padded(tokens)
         x, maps = self._embed(tokens, positions), []
         for block in self.blocks:
             x, _, _, weights = block.prefill(x, mask, need_weights=True)
