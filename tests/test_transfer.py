@@ -133,6 +133,7 @@ def test_online_an_artifact_name_is_downloaded_and_its_checkpoint_used(tmp_path,
 def test_an_unusable_init_from_is_one_clear_line(spec, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_SWEEP_ID", raising=False)
     (tmp_path / "empty_dir").mkdir()
     (tmp_path / "garbage.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match=r"^model\.init_from=") as error:

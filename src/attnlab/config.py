@@ -48,16 +48,17 @@ def _find_conf_dir() -> Path:
 CONF_DIR = _find_conf_dir()
 
 
+def wandb_online() -> bool:
+    """W&B stays offline unless the user asks for online (WANDB_MODE=online) or a W&B sweep
+    agent runs the job (it sets WANDB_SWEEP_ID and needs the run online to report back)."""
+    return os.environ.get("WANDB_MODE") == "online" or "WANDB_SWEEP_ID" in os.environ
+
+
 def _register_resolvers() -> None:
     if not OmegaConf.has_resolver("not"):
         OmegaConf.register_new_resolver("not", lambda value: not value)
     if not OmegaConf.has_resolver("wandb_offline"):
-        # W&B stays offline unless the user asks for online (WANDB_MODE=online) or a W&B sweep
-        # agent runs the job (it sets WANDB_SWEEP_ID and needs the run online to report back).
-        OmegaConf.register_new_resolver(
-            "wandb_offline",
-            lambda: os.environ.get("WANDB_MODE") != "online" and "WANDB_SWEEP_ID" not in os.environ,
-        )
+        OmegaConf.register_new_resolver("wandb_offline", lambda: not wandb_online())
 
 
 _register_resolvers()

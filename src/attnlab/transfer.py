@@ -10,7 +10,6 @@ when it does not (`check_compatible`). Every refusal is a one-line `ConfigError`
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from attnlab.checks import ConfigError
+from attnlab.config import wandb_online
 from attnlab.models.base import TrainableModule
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ KEY = "model.init_from"
 
 def _artifact_checkpoint(name: str) -> Path:
     """Download a W&B model artifact -> its checkpoint file."""
-    if os.environ.get("WANDB_MODE") != "online":
+    if not wandb_online():
         allowed = "is not a file or directory here; a W&B artifact name needs W&B online (WANDB_MODE=online)"
         raise ConfigError(KEY, name, allowed)
     import wandb  # only an online fine-tune needs the API client
