@@ -226,6 +226,7 @@ def test_the_classifier_ignores_padding():
     torch.testing.assert_close(net(tokens, lengths), net(padded, lengths))
 
 
+@pytest.mark.filterwarnings("ignore:You are trying to:UserWarning")  # self.log without a Trainer
 def test_perplexity_and_token_accuracy_match_the_loss_by_hand():
     model = _language_model().eval()
     batch = _batch("text", n=16)
