@@ -121,6 +121,7 @@ CAP = "data=digit_captions model=captioner"
 CAPT = "data=digit_captions model=captioner_transformer"
 CLS = "data=digit_captions data.target=sum model=cnn_selfattn"
 LM = "data=dates model=transformer_lm"
+MOD = "model._target_='attnlab.models."
 BAD = {
     "model=nope": "model='nope': no such option; choose one of captioner, captioner_fixed, captioner_noreg",
     "length=8": "length='8': no such option; choose one of len16, len24, len32, len64, len8",
@@ -182,9 +183,10 @@ BAD = {
     f"{LM} model.body_lr=-1": "model.body_lr=-1.0: must be a number > 0, or null for the optimizer's rate",
     "model=transformer model.freeze=encoder": "model.freeze='encoder': needs a net with a body and a head",
     f"{LM} init=pretrained": "pretrained: init=pretrained starts from it: give a run of experiment=pretrain",
-    "data=date_months model=transformer_lm": "model.net._target_='attnlab.nn.TransformerLM': does not fit",
-    "data=date_corpus model=transformer_lm": "model._target_='attnlab.models.Seq2SeqModule': does not fit",
-    "data=dates model=lm_pretrain": "model._target_='attnlab.models.LanguageModelModule': does not fit data",
+    "data=date_months model=transformer_lm": f"{MOD}Seq2SeqModule': does not fit data.target=month; use",
+    "data=date_corpus model=transformer_lm": f"{MOD}Seq2SeqModule': does not fit data.target=text; use model",
+    "data=dates model=lm_pretrain": f"{MOD}LanguageModelModule': does not fit data.target=iso; use a",
+    "data=dates model=lm_classifier": f"{MOD}TextClassifierModule': does not fit data.target=iso; use a",
     f"{LM} model.init_from=/nowhere/run": "model.init_from='/nowhere/run': no such file or directory",
     "data=dates data.target=weekday": "data.target='weekday': choose one of iso, month, text",
 }

@@ -1,4 +1,4 @@
-"""Checkpoints that are never half-written."""
+"""Checkpoints that are never half-written, and read back with one clear error when unusable."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from attnlab.checks import ConfigError
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -35,3 +37,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         except BaseException:
             Path(staging).unlink(missing_ok=True)
             raise
+
+
+def read_checkpoint(path: Path, key: str, value: Any) -> dict[str, Any]:
+    """A checkpoint with its ``state_dict``, loaded with ``weights_only=True``; a truncated,
+    corrupt or unsafe file is a ConfigError on ``key=value`` (resume, model.init_from)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint["state_dict"]
+    except Exception as error:  # truncated, corrupt, not a checkpoint, unsafe pickle
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+        raise ConfigError(key, value, f"{path} is not a readable checkpoint ({reason})") from None
+    return checkpoint

@@ -138,17 +138,20 @@ def _validate_sequences(cfg: DictConfig) -> int:
     return max(max_len, *test_lengths)
 
 
+# What each target of the dates data needs: the LightningModule, and the option that gives it.
+DATE_MODULES = {
+    "iso": ("Seq2SeqModule", "a sequence model such as model=transformer_lm"),
+    "month": ("TextClassifierModule", "model=lm_classifier"),
+    "text": ("LanguageModelModule", "model=lm_pretrain"),
+}
+
+
 def _validate_dates(cfg: DictConfig) -> int:
     """-> a bound on the source length (the longest full-format date is about 30 characters)."""
     target = choice(cfg, "data.target", DATE_TARGETS)
-    if (target == "month") != (_net_kind(cfg) == "text_classifier"):
-        needed = "model=lm_classifier" if target == "month" else "a sequence model (model=transformer_lm)"
-        allowed = f"does not fit data.target={target}; use {needed}"
-        raise ConfigError("model.net._target_", cfg.model.net._target_, allowed)
-    is_lm = str(cfg.model._target_).endswith("LanguageModelModule")
-    if (target == "text") != is_lm:
-        needed = "model=lm_pretrain" if target == "text" else "data.target=text (data=date_corpus)"
-        allowed = f"does not fit data.target={target}; use {needed}"
+    module = str(cfg.model._target_).rsplit(".", 1)[-1]
+    if module != DATE_MODULES[target][0]:
+        allowed = f"does not fit data.target={target}; use {DATE_MODULES[target][1]}"
         raise ConfigError("model._target_", cfg.model._target_, allowed)
     for key in ("data.formats", "data.locales"):
         value = OmegaConf.select(cfg, key)

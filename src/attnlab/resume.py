@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from attnlab.checkpoint import read_checkpoint
 from attnlab.checks import ConfigError
 
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -52,15 +52,7 @@ def wandb_run_id(run_dir: Path) -> str | None:
 def check_checkpoint(cfg: DictConfig) -> None:
     """Before training: ``resume``'s last.ckpt must load, and hold the weights of the model that
     this config builds (same parameter names and shapes)."""
-    path = Path(cfg.resume, LAST_CHECKPOINT)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        weights = checkpoint["state_dict"]
-    except Exception as error:  # truncated, corrupt, not a checkpoint, unsafe pickle
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
-        raise ConfigError(
-            "resume", cfg.resume, f"{LAST_CHECKPOINT} is not a readable checkpoint ({reason})"
-        ) from None
+    weights = read_checkpoint(Path(cfg.resume, LAST_CHECKPOINT), "resume", cfg.resume)["state_dict"]
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, net=datamodule.net_args)
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor
 
+from attnlab.checkpoint import read_checkpoint
 from attnlab.checks import ConfigError
 from attnlab.config import wandb_online
 from attnlab.models.base import TrainableModule
@@ -63,14 +63,8 @@ def checkpoint_file(spec: str) -> Path:
 
 def read_pretrained(spec: str) -> tuple[dict[str, Tensor], list[str] | None]:
     """-> the checkpoint's weights and the vocabulary it was trained on."""
-    path = checkpoint_file(spec)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        weights = checkpoint["state_dict"]
-    except Exception as error:  # truncated, corrupt, not a checkpoint, unsafe pickle
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
-        raise ConfigError(KEY, spec, f"{path} is not a readable checkpoint ({reason})") from None
-    return weights, checkpoint.get("vocab")
+    checkpoint = read_checkpoint(checkpoint_file(spec), KEY, spec)
+    return checkpoint["state_dict"], checkpoint.get("vocab")
 
 
 def _vocabulary_difference(pretrained: list[str], vocab: list[str]) -> str:

@@ -83,12 +83,16 @@ def sequence_figures(net, batch: Batch, vocab: tuple[str, ...]) -> dict[str, Fig
     return figures
 
 
+def _first_example(maps: dict[str, list[Tensor]]) -> dict[str, list]:
+    """Per-layer weights (1, h, rows, cols) -> (h, rows, cols) arrays for ``head_grid_figure``."""
+    return {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
+
+
 def _head_grid(net, batch: Batch, i: int, vocab: tuple[str, ...]) -> Figure:
     n, m = int(batch.src_len[i]), int(batch.tgt_len[i])
     src, tgt = batch.src[i : i + 1, :n], batch.tgt[i : i + 1, :m]
     tgt_in = decoder_inputs(tgt)
-    maps = net.attention_maps(src, batch.src_len[i : i + 1], tgt_in)
-    maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
+    maps = _first_example(net.attention_maps(src, batch.src_len[i : i + 1], tgt_in))
     source = [vocab[t] for t in src[0].tolist()]
     target = [vocab[t] for t in tgt_in[0].tolist()]
     labels = {"encoder self": (source, source), "decoder self": (target, target), "cross": (target, source)}
@@ -101,8 +105,7 @@ def text_figures(net, batch: Batch, vocab: tuple[str, ...], whole_line: bool) ->
     rows, lengths = (batch.tgt, batch.tgt_len - 1) if whole_line else (batch.src, batch.src_len)
     i = int(lengths.argmax())
     tokens = rows[i : i + 1, : int(lengths[i])]
-    maps = net.self_attention_maps(tokens)
-    maps = {kind: [w[0].float().cpu().numpy() for w in layers] for kind, layers in maps.items()}
+    maps = _first_example(net.self_attention_maps(tokens))
     labels = [vocab[t] for t in tokens[0].tolist()]
     return {"attention_heads": head_grid_figure(maps, {kind: (labels, labels) for kind in maps})}
 
